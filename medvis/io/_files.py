@@ -25,8 +25,10 @@ from medvis.errors import (
 
 try:  # ISA-L's gzip is 2-3x faster than zlib and byte-compatible with it.
     from isal import igzip as _fast_gzip
+    from isal import isal_zlib as _fast_zlib
 except ImportError:  # pragma: no cover - isal is a declared dependency
     _fast_gzip = None  # type: ignore[assignment]
+    _fast_zlib = None  # type: ignore[assignment]
 
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 2048
@@ -180,11 +182,18 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False) -> Itera
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; use the usual mode
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def split_name(path: Path) -> tuple[str, str]:
@@ -196,3 +205,87 @@ def split_name(path: Path) -> tuple[str, str]:
             return name[: -len(double)], double
     suffix = path.suffix.lower()
     return (name[: -len(suffix)] if suffix else name), suffix
+
+
+def gunzip_into(
+    path: Path, out: np.ndarray, *, skip: int = 0, file_offset: int = 0, chunk_size: int = 1 << 20
+) -> None:
+    """Decompress a gzip file straight into a preallocated array, skipping ``skip`` bytes.
+
+    ``file_offset`` is where the gzip stream starts in the file (attached NRRD data).
+
+    One thread inflates (ISA-L releases the GIL) while the caller's thread copies the
+    pieces into ``out``, so the array is writable and memory is not held twice.
+
+    Raises
+    ------
+    CorruptFileError
+        The gzip stream is damaged.
+    TruncatedFileError
+        The stream ends before ``out`` is full.
+    """
+    import queue
+    import threading
+
+    target = memoryview(out).cast("B")
+    total = len(target)
+    pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def inflate() -> None:
+        try:
+            zlib_mod: Any = _fast_zlib if _fast_zlib is not None else zlib
+            decomp = zlib_mod.decompressobj(16 + zlib.MAX_WBITS)
+            with open(path, "rb", buffering=0) as fh:
+                fh.seek(file_offset)
+                while not stop.is_set():
+                    if decomp.eof:  # another gzip member may follow
+                        data = decomp.unused_data
+                        if not data.strip(b"\0"):
+                            data = fh.read(chunk_size)
+                            if not data.strip(b"\0"):
+                                break
+                        decomp = zlib_mod.decompressobj(16 + zlib.MAX_WBITS)
+                    else:
+                        data = fh.read(chunk_size)
+                        if not data:
+                            if not decomp.eof:
+                                raise EOFError("compressed stream ended before the end marker")
+                            break
+                    pieces.put(decomp.decompress(data))
+            pieces.put(None)
+        except BaseException as exc:  # handed to the consumer thread
+            pieces.put(exc)
+
+    worker = threading.Thread(target=inflate, name="medvis-gunzip", daemon=True)
+    worker.start()
+    filled = 0
+    to_skip = skip
+    try:
+        while filled < total:
+            piece = pieces.get()
+            if piece is None:
+                break
+            if isinstance(piece, BaseException):
+                raise CorruptFileError(
+                    path, f"the gzip stream is corrupt ({piece})"
+                ) from None
+            view = memoryview(piece)
+            if to_skip:
+                cut = min(to_skip, len(view))
+                view = view[cut:]
+                to_skip -= cut
+            n = min(len(view), total - filled)
+            target[filled : filled + n] = view[:n]
+            filled += n
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                pieces.get_nowait()
+            except queue.Empty:
+                worker.join(0.01)
+    if filled < total:
+        raise TruncatedFileError(
+            path, f"voxel data is truncated: expected {total + skip} bytes after gunzip, got {filled + skip}"
+        )

@@ -1,0 +1,507 @@
+"""A minimal, fast DICOM header walker for the little-endian transfer syntaxes.
+
+``pydicom.dcmread`` builds a full dataset (every element decoded into Python objects)
+and costs about a millisecond per file; a viewer opening a 300-slice series only needs
+two dozen values and the place of the pixel data. :func:`parse_header` reads the first
+bytes of a file, walks the elements (file meta in explicit VR little endian, then the
+dataset in explicit or implicit VR little endian, stepping over sequences of defined
+and undefined length at any depth) and keeps only the top-level values listed in
+:data:`WANTED`, stopping at (7FE0,0010) *Pixel Data*.
+
+Anything it cannot walk (big endian, deflate, a damaged element) raises
+:class:`NotWalkable`, and the caller falls back to pydicom.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medvis.errors import TruncatedFileError
+
+__all__ = [
+    "WANTED",
+    "Header",
+    "NotWalkable",
+    "NotDicom",
+    "parse_header",
+    "looks_like_dicom",
+    "IMPLICIT_LE",
+    "EXPLICIT_LE",
+    "NATIVE_LE",
+]
+
+IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+EXPLICIT_BE = "1.2.840.10008.1.2.2"
+DEFLATED_LE = "1.2.840.10008.1.2.1.99"
+DEFLATED_IMAGE = "1.2.840.10008.1.2.8.1"
+#: Transfer syntaxes whose pixel data the fast path reads straight from the file.
+NATIVE_LE = frozenset({IMPLICIT_LE, EXPLICIT_LE})
+
+CHUNK = 16384
+UNDEFINED = 0xFFFFFFFF
+PIXEL_DATA = 0x7FE00010
+ITEM = 0xFFFEE000
+ITEM_END = 0xFFFEE00D
+SEQUENCE_END = 0xFFFEE0DD
+_LAST_WANTED_GROUP_END = 0x0028FFFF
+
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+_ALL_VRS = _LONG_VRS | frozenset(
+    {
+        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
+        b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+    }
+)  # fmt: skip
+_EXPLICIT = struct.Struct("<HH2sH")
+_IMPLICIT = struct.Struct("<HHI")
+_UINT32 = struct.Struct("<I")
+_TAG = struct.Struct("<HH")
+
+#: Top-level elements the reader needs: tag -> (keyword, VR used when the file is implicit).
+WANTED: dict[int, tuple[str, str]] = {
+    0x00020010: ("TransferSyntaxUID", "UI"),
+    0x00080005: ("SpecificCharacterSet", "CS"),
+    0x00080008: ("ImageType", "CS"),
+    0x00080016: ("SOPClassUID", "UI"),
+    0x00080018: ("SOPInstanceUID", "UI"),
+    0x00080020: ("StudyDate", "DA"),
+    0x00080021: ("SeriesDate", "DA"),
+    0x00080022: ("AcquisitionDate", "DA"),
+    0x00080023: ("ContentDate", "DA"),
+    0x00080030: ("StudyTime", "TM"),
+    0x00080050: ("AccessionNumber", "SH"),
+    0x00080060: ("Modality", "CS"),
+    0x00080070: ("Manufacturer", "LO"),
+    0x00080080: ("InstitutionName", "LO"),
+    0x00080081: ("InstitutionAddress", "ST"),
+    0x00080090: ("ReferringPhysicianName", "PN"),
+    0x00081010: ("StationName", "SH"),
+    0x0008103E: ("SeriesDescription", "LO"),
+    0x00081050: ("PerformingPhysicianName", "PN"),
+    0x00081070: ("OperatorsName", "PN"),
+    0x00100010: ("PatientName", "PN"),
+    0x00100020: ("PatientID", "LO"),
+    0x00100030: ("PatientBirthDate", "DA"),
+    0x00100040: ("PatientSex", "CS"),
+    0x00101000: ("OtherPatientIDs", "LO"),
+    0x00101010: ("PatientAge", "AS"),
+    0x00101040: ("PatientAddress", "LO"),
+    0x00180050: ("SliceThickness", "DS"),
+    0x00180088: ("SpacingBetweenSlices", "DS"),
+    0x00181000: ("DeviceSerialNumber", "LO"),
+    0x0020000E: ("SeriesInstanceUID", "UI"),
+    0x00200010: ("StudyID", "SH"),
+    0x00200012: ("AcquisitionNumber", "IS"),
+    0x00200013: ("InstanceNumber", "IS"),
+    0x00200032: ("ImagePositionPatient", "DS"),
+    0x00200037: ("ImageOrientationPatient", "DS"),
+    0x00280002: ("SamplesPerPixel", "US"),
+    0x00280004: ("PhotometricInterpretation", "CS"),
+    0x00280006: ("PlanarConfiguration", "US"),
+    0x00280008: ("NumberOfFrames", "IS"),
+    0x00280010: ("Rows", "US"),
+    0x00280011: ("Columns", "US"),
+    0x00280030: ("PixelSpacing", "DS"),
+    0x00280100: ("BitsAllocated", "US"),
+    0x00280101: ("BitsStored", "US"),
+    0x00280102: ("HighBit", "US"),
+    0x00280103: ("PixelRepresentation", "US"),
+    0x00281050: ("WindowCenter", "DS"),
+    0x00281051: ("WindowWidth", "DS"),
+    0x00281052: ("RescaleIntercept", "DS"),
+    0x00281053: ("RescaleSlope", "DS"),
+    0x00281054: ("RescaleType", "LO"),
+}
+_TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT", "UC", "UT"})
+
+
+class NotWalkable(Exception):
+    """The walker cannot handle this file (encoding or structure); use pydicom instead."""
+
+
+class NotDicom(Exception):
+    """The file is not a DICOM file at all (no preamble, no plausible dataset)."""
+
+
+@dataclass
+class Header:
+    """The values of one file the reader needs, plus where its pixel data lies.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    values : dict
+        Keyword -> decoded value (str, int, float or list of them) for each element
+        of :data:`WANTED` present at the top level.
+    transfer_syntax : str
+        Transfer syntax UID ("" when the file has no file meta and it was guessed).
+    pixel_offset : int or None
+        Byte offset of the first pixel byte (after the element header); None when the
+        file has no (7FE0,0010) element.
+    pixel_length : int or None
+        Declared length of the pixel data (``0xFFFFFFFF`` when encapsulated).
+    file_size : int
+        Size of the file in bytes.
+    walked : bool
+        True when this header came from the fast walker (False: from pydicom).
+    """
+
+    path: Path
+    values: dict[str, Any] = field(default_factory=dict)
+    transfer_syntax: str = ""
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    file_size: int = 0
+    walked: bool = True
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        """The value of ``keyword`` or ``default``."""
+        value = self.values.get(keyword)
+        return default if value is None or value == "" else value
+
+    @property
+    def has_pixels(self) -> bool:
+        """True when the file holds (7FE0,0010) Pixel Data."""
+        return self.pixel_offset is not None
+
+    @property
+    def encapsulated(self) -> bool:
+        """True when the pixel data is encapsulated (compressed fragments)."""
+        return self.pixel_length == UNDEFINED
+
+
+class _Source:
+    """The bytes of a file read so far, grown on demand."""
+
+    __slots__ = ("data", "fh", "path", "size")
+
+    def __init__(self, path: Path, fh: Any, size: int, first: bytes) -> None:
+        self.path = path
+        self.fh = fh
+        self.size = size
+        self.data = first
+
+    def need(self, end: int, what: str) -> bytes:
+        """Make sure bytes up to ``end`` are loaded; raise when the file is shorter."""
+        if end > self.size:
+            raise TruncatedFileError(
+                self.path,
+                f"the file ends at byte {self.size} inside {what}, which needs {end} bytes; "
+                "the file is truncated or damaged",
+            )
+        if end > len(self.data):
+            more = max(end - len(self.data), len(self.data), CHUNK)
+            self.fh.seek(len(self.data))
+            self.data += self.fh.read(more)
+            if end > len(self.data):  # pragma: no cover - file shrank while reading
+                raise TruncatedFileError(self.path, f"the file ended early inside {what}")
+        return self.data
+
+
+def looks_like_dicom(head: bytes) -> bool:
+    """True when ``head`` has the DICM magic or starts like a little-endian dataset.
+
+    The second case is a file without the 128-byte preamble: its first element must be
+    in group 0x0002 or 0x0008 with an even element number and a sane length.
+    """
+    if head[128:132] == b"DICM":
+        return True
+    return _dataset_start(head) is not None
+
+
+def _dataset_start(head: bytes) -> bool | None:
+    """Whether a preamble-less ``head`` is explicit (True) or implicit (False), or None."""
+    if len(head) < 8:
+        return None
+    group, element = _TAG.unpack_from(head, 0)
+    if group not in (0x0002, 0x0008):
+        return None
+    if head[4:6] in _ALL_VRS:
+        return True
+    length = _UINT32.unpack_from(head, 4)[0]
+    return False if length < 1024 and length % 2 == 0 else None
+
+
+def parse_header(path: Path) -> Header:
+    """Walk the header of one DICOM file up to its pixel data.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    Header
+        The wanted values and the pixel data's offset and length.
+
+    Raises
+    ------
+    NotDicom
+        The file has neither the DICM magic nor a plausible dataset start.
+    NotWalkable
+        Big endian, deflated or otherwise unusual: read it with pydicom instead.
+    TruncatedFileError
+        The file ends inside the header.
+    """
+    with open(path, "rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        src = _Source(path, fh, size, fh.read(CHUNK))
+        header = Header(path=path, file_size=size)
+        pos, explicit = _read_meta(src, header)
+        _walk_dataset(src, pos, explicit, header)
+    return header
+
+
+def _read_meta(src: _Source, header: Header) -> tuple[int, bool]:
+    """Parse the file meta group; return where the dataset starts and whether it is explicit."""
+    data = src.data
+    if data[128:132] == b"DICM":
+        pos = 132
+    else:
+        guess = _dataset_start(data)
+        if guess is None:
+            raise NotDicom(src.path)
+        pos = 0
+        if data[:2] != b"\x02\x00":
+            return pos, guess
+    values = header.values
+    while True:
+        data = src.need(pos + 8, "the file meta information")
+        group, element, vr, length = _EXPLICIT.unpack_from(data, pos)
+        if group != 0x0002:
+            break
+        if vr not in _ALL_VRS:
+            raise NotWalkable("file meta information is not explicit VR")
+        if vr in _LONG_VRS:
+            data = src.need(pos + 12, "the file meta information")
+            length = _UINT32.unpack_from(data, pos + 8)[0]
+            pos += 12
+        else:
+            pos += 8
+        if length == UNDEFINED:
+            raise NotWalkable("undefined length in the file meta information")
+        data = src.need(pos + length, f"file meta element (0002,{element:04X})")
+        if element == 0x0010:
+            values["TransferSyntaxUID"] = _text(data[pos : pos + length])
+        pos += length
+    ts = values.get("TransferSyntaxUID", "")
+    header.transfer_syntax = ts
+    if ts in (EXPLICIT_BE, DEFLATED_LE, DEFLATED_IMAGE):
+        raise NotWalkable(f"transfer syntax {ts} is not little endian uncompressed")
+    if not ts:
+        guess = _dataset_start(src.need(pos + 8, "the first dataset element")[pos:])
+        return pos, bool(guess)
+    return pos, ts != IMPLICIT_LE
+
+
+def _walk_dataset(src: _Source, pos: int, explicit: bool, header: Header) -> None:
+    """Walk top-level elements from ``pos``; record wanted values and the pixel data place."""
+    raw: dict[int, tuple[bytes, str]] = {}
+    data = src.data
+    if pos + 6 <= len(data) and explicit != (data[pos + 4 : pos + 6] in _ALL_VRS):
+        explicit = not explicit  # the file lies about its VR encoding (pydicom also tolerates it)
+    checked_tail = False
+    while True:
+        if pos + 12 > len(data):
+            if pos >= src.size:
+                break  # no pixel data in this file
+            data = src.need(min(pos + 12, src.size), "an element header")
+            if pos + 8 > len(data):
+                raise TruncatedFileError(src.path, "the file ends inside an element header")
+        if explicit:
+            group, element, vr_bytes, length = _EXPLICIT.unpack_from(data, pos)
+            if vr_bytes in _LONG_VRS:
+                if pos + 12 > len(data):
+                    raise TruncatedFileError(src.path, "the file ends inside an element header")
+                length = _UINT32.unpack_from(data, pos + 8)[0]
+                start = pos + 12
+            elif vr_bytes in _ALL_VRS:
+                start = pos + 8
+            else:
+                raise NotWalkable(f"invalid VR {vr_bytes!r} at byte {pos}")
+        else:
+            group, element, length = _IMPLICIT.unpack_from(data, pos)
+            vr_bytes = b""
+            start = pos + 8
+        tag = (group << 16) | element
+        if tag == PIXEL_DATA:
+            header.pixel_offset = start
+            header.pixel_length = length
+            break
+        if tag > PIXEL_DATA:
+            break  # elements past pixel data: this file has none
+        if tag > _LAST_WANTED_GROUP_END and not checked_tail:
+            checked_tail = True
+            if _pixel_data_at_tail(src, raw, explicit, header):
+                break
+        if length == UNDEFINED:
+            if vr_bytes not in (b"SQ", b"UN", b""):
+                raise NotWalkable(f"undefined length on element ({group:04X},{element:04X})")
+            pos = _skip_sequence(src, start, explicit and vr_bytes != b"UN")
+            data = src.data
+            continue
+        end = start + length
+        if tag in WANTED:
+            data = src.need(end, f"element ({group:04X},{element:04X})")
+            raw[tag] = (data[start:end], vr_bytes.decode("ascii") if vr_bytes else "")
+        pos = end
+    _decode_values(raw, header.values)
+
+
+def _pixel_data_at_tail(
+    src: _Source, raw: dict[int, tuple[bytes, str]], explicit: bool, header: Header
+) -> bool:
+    """Find (7FE0,0010) as the last element of the file without walking private groups.
+
+    Most files end with the pixel data. When the element header that the image size
+    predicts sits exactly at ``file_size - pixel_bytes`` (tag, VR and length all match),
+    the walk can stop here.
+    """
+    values: dict[str, Any] = {}
+    keys = {0x00280010, 0x00280011, 0x00280100, 0x00280002, 0x00280008}
+    _decode_values({t: raw[t] for t in keys if t in raw}, values)
+    try:
+        frames = int(values.get("NumberOfFrames") or 1)
+        expected = (
+            int(values["Rows"])
+            * int(values["Columns"])
+            * int(values.get("SamplesPerPixel") or 1)
+            * frames
+            * int(values["BitsAllocated"])
+            // 8
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+    expected += expected % 2
+    head_size = 12 if explicit else 8
+    at = src.size - expected - head_size
+    if expected == 0 or at < 0:
+        return False
+    if at + head_size <= len(src.data):
+        element = src.data[at : at + head_size]
+    else:
+        src.fh.seek(at)
+        element = src.fh.read(head_size)
+    if explicit:
+        ok = element[:6] in (b"\xe0\x7f\x10\x00OW", b"\xe0\x7f\x10\x00OB")
+        ok = ok and _UINT32.unpack_from(element, 8)[0] == expected
+    else:
+        ok = element[:8] == b"\xe0\x7f\x10\x00" + _UINT32.pack(expected)
+    if ok:
+        header.pixel_offset = at + head_size
+        header.pixel_length = expected
+    return ok
+
+
+def _skip_sequence(src: _Source, pos: int, explicit: bool) -> int:
+    """Skip the items of an undefined-length sequence starting at ``pos``; return its end."""
+    while True:
+        data = src.need(pos + 8, "a sequence item")
+        group, element, length = _IMPLICIT.unpack_from(data, pos)
+        tag = (group << 16) | element
+        pos += 8
+        if tag == SEQUENCE_END:
+            return pos
+        if tag != ITEM:
+            raise NotWalkable(f"unexpected tag ({group:04X},{element:04X}) inside a sequence")
+        if length != UNDEFINED:
+            pos += length
+            continue
+        pos = _skip_item(src, pos, explicit)
+
+
+def _skip_item(src: _Source, pos: int, explicit: bool) -> int:
+    """Skip the elements of an undefined-length item; return the position after it."""
+    while True:
+        data = src.need(pos + 8, "a sequence item")
+        group, element = _TAG.unpack_from(data, pos)
+        tag = (group << 16) | element
+        if tag == ITEM_END:
+            return pos + 8
+        vr_bytes = b""
+        if explicit:
+            vr_bytes = data[pos + 4 : pos + 6]
+            if vr_bytes in _LONG_VRS:
+                data = src.need(pos + 12, "an element header")
+                length = _UINT32.unpack_from(data, pos + 8)[0]
+                pos += 12
+            elif vr_bytes in _ALL_VRS:
+                length = struct.unpack_from("<H", data, pos + 6)[0]
+                pos += 8
+            else:
+                raise NotWalkable(f"invalid VR {vr_bytes!r} in a sequence item")
+        else:
+            length = _UINT32.unpack_from(data, pos + 4)[0]
+            pos += 8
+        if length == UNDEFINED:
+            pos = _skip_sequence(src, pos, explicit and vr_bytes != b"UN")
+        else:
+            pos += length
+
+
+def _decode_values(raw: dict[int, tuple[bytes, str]], out: dict[str, Any]) -> None:
+    """Decode the raw bytes of wanted elements into Python values."""
+    for tag, (value, file_vr) in raw.items():
+        keyword, dict_vr = WANTED[tag]
+        vr = file_vr if file_vr and file_vr != "UN" else dict_vr
+        try:
+            out[keyword] = _decode(value, vr)
+        except (ValueError, struct.error, UnicodeDecodeError) as exc:
+            raise NotWalkable(f"cannot decode {keyword}: {exc}") from None
+    charset = out.get("SpecificCharacterSet")
+    for keyword, value in out.items():
+        if isinstance(value, bytes):
+            out[keyword] = decode_text(value, charset)
+
+
+def decode_text(value: bytes, charset: str | list[str] | None) -> str | list[str]:
+    """Decode a text element (LO, PN, ...) with the file's Specific Character Set."""
+    names = [charset] if isinstance(charset, str) else list(charset or [])
+    if not names or set(names) <= {"", "ISO_IR 100", "ISO_IR 6", "ISO 2022 IR 6"}:
+        text = value.decode("latin-1")
+    elif names == ["ISO_IR 192"]:
+        text = value.decode("utf-8", errors="replace")
+    else:  # other and code-extension character sets: let pydicom do it
+        from pydicom.charset import decode_bytes
+
+        text = decode_bytes(value, names, set())
+    text = text.strip(" \x00")
+    if "\\" in text:
+        return [part.strip() for part in text.split("\\")]
+    return text
+
+
+def _decode(value: bytes, vr: str) -> Any:
+    """One element value as str, int, float, or a list of them when multi-valued."""
+    if vr == "US":
+        return struct.unpack_from("<H", value)[0] if len(value) >= 2 else None
+    if vr == "SS":
+        return struct.unpack_from("<h", value)[0] if len(value) >= 2 else None
+    if vr == "UL":
+        return _UINT32.unpack_from(value)[0] if len(value) >= 4 else None
+    if vr in _TEXT_VRS:
+        return value  # decoded later with the file's character set (only for metadata)
+    text = _text(value)
+    if vr in ("DS", "IS"):
+        parts = [p.strip() for p in text.split("\\")]
+        numbers = [float(p) if vr == "DS" else int(float(p)) for p in parts if p]
+        if not numbers:
+            return None
+        return numbers[0] if len(numbers) == 1 else numbers
+    if "\\" in text:
+        return [p.strip() for p in text.split("\\")]
+    return text
+
+
+def _text(value: bytes) -> str:
+    """ASCII-ish element text without padding (spaces and NULs)."""
+    return value.decode("latin-1").strip(" \x00")

@@ -1,0 +1,360 @@
+"""DICOM series logic that needs no file access: grouping, slice order, geometry, rescale.
+
+Geometry follows the DICOM standard (PS3.3 C.7.6.2.1.1), the way vtk-dicom does it:
+the first three values of *Image Orientation (Patient)* are the direction of a row
+(the i axis, along which the column index grows), the last three the direction of a
+column (the j axis). Slices are ordered by projecting *Image Position (Patient)* on
+the normal ``row x column``; *Slice Location* and *Instance Number* are never used
+for that. The slice step comes from the positions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "SliceInfo",
+    "StackGeometry",
+    "choose_series",
+    "dominant_shape",
+    "stack_geometry",
+    "plan_dtype",
+    "stored_dtype",
+    "correct_unused_bits",
+    "apply_rescale",
+]
+
+#: A stack whose positions stray further than this (mm) from the normal through the first
+#: slice is treated as sheared (gantry tilt) rather than rounded onto the normal.
+SHEAR_TOLERANCE_MM = 0.01
+#: Relative spread of slice steps above which the reader warns about uneven spacing.
+UNEVEN_TOLERANCE = 0.01
+
+
+@dataclass
+class SliceInfo:
+    """One 2-D image of a series: a single-frame file or one frame of a multi-frame file.
+
+    Attributes
+    ----------
+    path : Path
+        The file holding it.
+    frame : int
+        Frame index inside the file (0 for single-frame files).
+    position : ndarray or None
+        *Image Position (Patient)*, LPS mm.
+    orientation : ndarray or None
+        *Image Orientation (Patient)*, six direction cosines.
+    slope, intercept : float
+        Rescale of this image.
+    instance : int
+        *Instance Number* (only used to order time points and geometry-less stacks).
+    header : object
+        The file's :class:`~medvis.io.dicom_header.Header`.
+    """
+
+    path: Path
+    frame: int
+    position: NDArray[np.float64] | None
+    orientation: NDArray[np.float64] | None
+    slope: float
+    intercept: float
+    instance: int
+    header: Any
+
+
+@dataclass
+class StackGeometry:
+    """Where the sorted stack lies in LPS space.
+
+    Attributes
+    ----------
+    order : list of int
+        Indices into the input slices, in storage order; a 4-D stack lists every
+        position of the first time point, then of the second, and so on.
+    n_frames : int
+        Time points per position (1 for a plain 3-D stack).
+    spacing, origin, direction : ndarray
+        Volume geometry (``direction`` columns: row cosine, column cosine, slice axis).
+    warnings : list of str
+        What the user should know (missing geometry, shear, uneven spacing ...).
+    """
+
+    order: list[int]
+    n_frames: int
+    spacing: NDArray[np.float64]
+    origin: NDArray[np.float64]
+    direction: NDArray[np.float64]
+    warnings: list[str]
+
+
+def choose_series(
+    groups: dict[str, list[Any]], series: str | None, describe: dict[str, str]
+) -> tuple[str, list[str]]:
+    """Pick one series UID among ``groups`` (UID -> files).
+
+    Returns the chosen UID and warnings naming the others. ``series`` wins when given;
+    otherwise the series with the most files. Raises KeyError for an unknown ``series``.
+    """
+    if series is not None:
+        if series not in groups:
+            raise KeyError(series)
+        chosen = series
+    else:
+        chosen = max(groups, key=lambda uid: (len(groups[uid]), uid))
+    others = [uid for uid in groups if uid != chosen]
+    if not others:
+        return chosen, []
+    listed = "; ".join(f"{uid} ({len(groups[uid])} files, {describe.get(uid, '')!r})" for uid in others)
+    return chosen, [
+        f"the folder holds {len(groups)} series; read {chosen} ({len(groups[chosen])} files, "
+        f"{describe.get(chosen, '')!r}) and ignored {listed}; pass series=UID to choose another"
+    ]
+
+
+def dominant_shape(
+    slices: list[SliceInfo], key: Any
+) -> tuple[list[SliceInfo], list[str]]:
+    """Keep the slices sharing the most common ``key(slice)`` (size, orientation ...)."""
+    counts = Counter(key(s) for s in slices)
+    if len(counts) <= 1:
+        return slices, []
+    best = counts.most_common(1)[0][0]
+    kept = [s for s in slices if key(s) == best]
+    return kept, [
+        f"the series mixes {len(counts)} image sizes or orientations; kept the "
+        f"{len(kept)} images that share the most common one and ignored {len(slices) - len(kept)}"
+    ]
+
+
+def _orientation_axes(iop: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    row = np.asarray(iop[:3], float)
+    col = np.asarray(iop[3:6], float)
+    row = row / np.linalg.norm(row)
+    col = col / np.linalg.norm(col)
+    normal = np.cross(row, col)
+    return row, col, normal / np.linalg.norm(normal)
+
+
+def _valid_orientation(iop: NDArray[np.float64] | None) -> bool:
+    if iop is None or iop.shape != (6,) or not np.all(np.isfinite(iop)):
+        return False
+    row, col = iop[:3], iop[3:]
+    nr, nc = np.linalg.norm(row), np.linalg.norm(col)
+    return bool(nr > 0.5 and nc > 0.5 and abs(row @ col) / (nr * nc) < 1e-2)
+
+
+def stack_geometry(
+    slices: Sequence[SliceInfo],
+    pixel_spacing: Sequence[float] | None,
+    fallback_step: float | None,
+) -> StackGeometry:
+    """Order the slices along the normal and derive spacing, origin and direction.
+
+    Parameters
+    ----------
+    slices : sequence of SliceInfo
+        Images of one series sharing size and orientation.
+    pixel_spacing : pair of float or None
+        *Pixel Spacing*: [between rows (j), between columns (i)].
+    fallback_step : float or None
+        Slice step for a single slice (*Spacing Between Slices* or *Slice Thickness*).
+
+    Returns
+    -------
+    StackGeometry
+    """
+    warnings: list[str] = []
+    di, dj = 1.0, 1.0
+    if pixel_spacing is not None and len(pixel_spacing) >= 2 and min(pixel_spacing[:2]) > 0:
+        dj, di = float(pixel_spacing[0]), float(pixel_spacing[1])
+    else:
+        warnings.append("Pixel Spacing is missing; assuming 1 mm pixels")
+    step = abs(float(fallback_step)) if fallback_step else 1.0
+    iop = slices[0].orientation
+    positions = [s.position for s in slices]
+    if not _valid_orientation(iop) or any(p is None or p.shape != (3,) for p in positions):
+        return _no_geometry(slices, di, dj, step, warnings)
+    assert iop is not None
+    row, col, normal = _orientation_axes(iop)
+    pos = np.array(positions, float)
+    depth = pos @ normal
+    order = sorted(range(len(slices)), key=lambda n: (depth[n], slices[n].instance, n))
+    order, n_frames, frame_warnings = _split_frames(order, depth, slices)
+    warnings += frame_warnings
+    firsts = order[: len(order) // n_frames]
+    origin = pos[firsts[0]]
+    if len(firsts) == 1:
+        direction = np.column_stack([row, col, normal])
+        return StackGeometry(order, n_frames, np.array([di, dj, step]), origin, direction, warnings)
+    span = pos[firsts[-1]] - pos[firsts[0]]
+    steps = np.diff(depth[firsts])
+    offsets = pos[firsts] - origin
+    stray = np.linalg.norm(offsets - np.outer(offsets @ normal, normal), axis=1)
+    if stray.max() <= SHEAR_TOLERANCE_MM:
+        k_axis = normal
+        dk = float(depth[firsts[-1]] - depth[firsts[0]]) / (len(firsts) - 1)
+    else:
+        k_axis = span / np.linalg.norm(span)
+        dk = float(np.linalg.norm(span)) / (len(firsts) - 1)
+        tilt = np.degrees(np.arccos(np.clip(k_axis @ normal, -1.0, 1.0)))
+        warnings.append(
+            f"slice positions are not along the slice normal (gantry tilt of about {tilt:.2f} "
+            "degrees); the volume uses the sheared slice direction, so its direction matrix "
+            "is not orthogonal"
+        )
+    if steps.max() - steps.min() > UNEVEN_TOLERANCE * abs(float(steps.mean())):
+        warnings.append(
+            f"slice spacing is uneven ({steps.min():.4g} to {steps.max():.4g} mm, mean "
+            f"{steps.mean():.4g} mm); a slice may be missing. The volume uses the mean step"
+        )
+    direction = np.column_stack([row, col, k_axis])
+    return StackGeometry(order, n_frames, np.array([di, dj, dk]), origin, direction, warnings)
+
+
+def _split_frames(
+    order: list[int], depth: NDArray[np.float64], slices: Sequence[SliceInfo]
+) -> tuple[list[int], int, list[str]]:
+    """Detect several images per position (time series); keep a uniform count per position."""
+    tolerance = 1e-3
+    groups: list[list[int]] = []
+    for n in order:
+        if groups and abs(depth[n] - depth[groups[-1][0]]) <= tolerance:
+            groups[-1].append(n)
+        else:
+            groups.append([n])
+    counts = Counter(len(g) for g in groups)
+    if len(counts) == 1:
+        n_frames = len(groups[0])
+        if n_frames == 1:
+            return order, 1, []
+        groups = [sorted(g, key=lambda n: (slices[n].instance, n)) for g in groups]
+        flat = [g[t] for t in range(n_frames) for g in groups]  # time-major: [t, k]
+        return flat, n_frames, [
+            f"{n_frames} images share each slice position; read as {n_frames} frames "
+            "(layout 'tkji') ordered by Instance Number"
+        ]
+    kept = [g[0] for g in groups]
+    return kept, 1, [
+        f"some slice positions hold more than one image ({len(order)} images at {len(groups)} "
+        "positions); kept the first image (lowest Instance Number) at each position"
+    ]
+
+
+def _no_geometry(
+    slices: Sequence[SliceInfo], di: float, dj: float, step: float, warnings: list[str]
+) -> StackGeometry:
+    order = sorted(range(len(slices)), key=lambda n: (slices[n].instance, n))
+    origin = slices[0].position if slices[0].position is not None else np.zeros(3)
+    warnings.append(
+        "Image Orientation/Position (Patient) is missing or invalid; using an identity "
+        "direction, and Instance Number for the slice order"
+    )
+    return StackGeometry(order, 1, np.array([di, dj, step]), np.asarray(origin, float), np.eye(3), warnings)
+
+
+# ------------------------------------------------------------------ voxel values
+def stored_dtype(bits_allocated: int, signed: bool) -> np.dtype[Any]:
+    """The numpy type pydicom's ``pixel_array`` gives for native data (1-bit data: uint8)."""
+    if bits_allocated == 1:
+        return np.dtype(np.uint8)
+    if bits_allocated not in (8, 16, 32, 64):
+        raise ValueError(f"unsupported Bits Allocated {bits_allocated}")
+    return np.dtype(f"<{'i' if signed else 'u'}{bits_allocated // 8}")
+
+
+def _stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
+    if signed:
+        return -(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1
+    return 0, (1 << bits_stored) - 1
+
+
+def plan_dtype(
+    raw: np.dtype[Any], bits_stored: int, signed: bool, slopes: Sequence[float], intercepts: Sequence[float]
+) -> np.dtype[Any]:
+    """The output type after rescale.
+
+    No rescale (all slopes 1, intercepts 0) keeps the stored type, as pydicom's
+    ``pixel_array`` gives it. Integer rescale (slopes 1, integer intercepts) gives int16
+    when every possible rescaled value of *Bits Stored* fits, else int32. Anything else
+    (a real slope, a fractional intercept) gives float32.
+    """
+    identity = all(s == 1 for s in slopes) and all(i == 0 for i in intercepts)
+    if identity or raw.kind not in "iu":
+        return raw
+    if all(s == 1 for s in slopes) and all(float(i).is_integer() for i in intercepts):
+        low, high = _stored_range(bits_stored, signed)
+        lo = low + min(intercepts)
+        hi = high + max(intercepts)
+        for candidate in (np.int16, np.int32):
+            info = np.iinfo(candidate)
+            if info.min <= lo and hi <= info.max:
+                return np.dtype(candidate)
+    return np.dtype(np.float32)
+
+
+def correct_unused_bits(raw: NDArray[Any], bits_allocated: int, bits_stored: int) -> None:
+    """Clear (unsigned) or sign-extend (signed) the bits above *Bits Stored*, in place.
+
+    This is what pydicom 3's ``pixel_array`` does for native data (``correct_unused_bits``):
+    a left then arithmetic right shift by ``bits_allocated - bits_stored`` (High Bit is
+    assumed to be ``bits_stored - 1``).
+    """
+    shift = bits_allocated - bits_stored
+    if shift > 0 and raw.dtype.kind in "iu":
+        np.left_shift(raw, shift, out=raw)
+        np.right_shift(raw, shift, out=raw)
+
+
+def apply_rescale(
+    raw: NDArray[Any],
+    slopes: Sequence[float],
+    intercepts: Sequence[float],
+    out_dtype: np.dtype[Any],
+    bits_stored: int,
+) -> NDArray[Any]:
+    """Apply per-slice rescale to ``raw`` (first axis: slices), reusing its memory if possible.
+
+    Parameters
+    ----------
+    raw : ndarray
+        Stored values, bits above *Bits Stored* already corrected; may be modified.
+    slopes, intercepts : sequence of float
+        One per entry of the first axis.
+    out_dtype : numpy dtype
+        From :func:`plan_dtype`.
+    bits_stored : int
+        Used to know whether stored values fit ``out_dtype`` (then the buffer is reused).
+    """
+    if out_dtype == raw.dtype:
+        if not (all(s == 1 for s in slopes) and all(i == 0 for i in intercepts)):
+            raise ValueError("a rescale cannot keep the stored type")
+        return raw
+    if out_dtype.kind == "i":
+        low, high = _stored_range(bits_stored, raw.dtype.kind == "i")
+        info = np.iinfo(out_dtype)
+        fits = info.min <= low and high <= info.max
+        if fits and out_dtype.itemsize == raw.dtype.itemsize:
+            out = raw.view(out_dtype)
+        else:
+            out = raw.astype(out_dtype)
+        uniform = len(set(intercepts)) == 1
+        if uniform:
+            if intercepts[0]:
+                out += out_dtype.type(int(intercepts[0]))
+        else:
+            for n, value in enumerate(intercepts):
+                out[n] += out_dtype.type(int(value))
+        return out
+    out = np.empty(raw.shape, out_dtype)
+    for n in range(raw.shape[0]):
+        # float64 arithmetic per slice, then one rounding to the output type
+        out[n] = raw[n] * float(slopes[n]) + float(intercepts[n])
+    return out
