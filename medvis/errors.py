@@ -69,16 +69,16 @@ class TruncatedFileError(CorruptFileError):
     """The file is shorter than its header says."""
 
 
-class WrongMagicError(CorruptFileError):
-    """The file's signature does not match the format its name or header claims."""
-
-
 class HeaderError(CorruptFileError):
     """The header is unreadable or self-contradictory."""
 
 
 class UnsupportedFormatError(MedvisError, ValueError):
     """No reader (or writer) handles this file."""
+
+
+class WrongMagicError(CorruptFileError, UnsupportedFormatError):
+    """The file's signature does not match the format its name or header claims."""
 
 
 class ImageTooLargeError(MedvisError, MemoryError):

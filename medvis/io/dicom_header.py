@@ -23,15 +23,15 @@ from typing import Any
 from medvis.errors import TruncatedFileError
 
 __all__ = [
+    "EXPLICIT_LE",
+    "IMPLICIT_LE",
+    "NATIVE_LE",
     "WANTED",
     "Header",
-    "NotWalkable",
     "NotDicom",
-    "parse_header",
+    "NotWalkable",
     "looks_like_dicom",
-    "IMPLICIT_LE",
-    "EXPLICIT_LE",
-    "NATIVE_LE",
+    "parse_header",
 ]
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -221,7 +221,7 @@ def _dataset_start(head: bytes) -> bool | None:
     """Whether a preamble-less ``head`` is explicit (True) or implicit (False), or None."""
     if len(head) < 8:
         return None
-    group, element = _TAG.unpack_from(head, 0)
+    group = _TAG.unpack_from(head, 0)[0]
     if group not in (0x0002, 0x0008):
         return None
     if head[4:6] in _ALL_VRS:
@@ -230,13 +230,15 @@ def _dataset_start(head: bytes) -> bool | None:
     return False if length < 1024 and length % 2 == 0 else None
 
 
-def parse_header(path: Path) -> Header:
+def parse_header(path: Path, *, require_magic: bool = False) -> Header:
     """Walk the header of one DICOM file up to its pixel data.
 
     Parameters
     ----------
     path : Path
         The file.
+    require_magic : bool
+        Refuse (NotDicom) a file without the DICM magic even if it starts like a dataset.
 
     Returns
     -------
@@ -256,18 +258,18 @@ def parse_header(path: Path) -> Header:
         size = os.fstat(fh.fileno()).st_size
         src = _Source(path, fh, size, fh.read(CHUNK))
         header = Header(path=path, file_size=size)
-        pos, explicit = _read_meta(src, header)
+        pos, explicit = _read_meta(src, header, require_magic)
         _walk_dataset(src, pos, explicit, header)
     return header
 
 
-def _read_meta(src: _Source, header: Header) -> tuple[int, bool]:
+def _read_meta(src: _Source, header: Header, require_magic: bool) -> tuple[int, bool]:
     """Parse the file meta group; return where the dataset starts and whether it is explicit."""
     data = src.data
     if data[128:132] == b"DICM":
         pos = 132
     else:
-        guess = _dataset_start(data)
+        guess = None if require_magic else _dataset_start(data)
         if guess is None:
             raise NotDicom(src.path)
         pos = 0

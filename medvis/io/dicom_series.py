@@ -22,13 +22,14 @@ from numpy.typing import NDArray
 __all__ = [
     "SliceInfo",
     "StackGeometry",
-    "choose_series",
-    "dominant_shape",
-    "stack_geometry",
-    "plan_dtype",
-    "stored_dtype",
-    "correct_unused_bits",
     "apply_rescale",
+    "choose_series",
+    "correct_unused_bits",
+    "dominant_shape",
+    "plan_dtype",
+    "series_metadata",
+    "stack_geometry",
+    "stored_dtype",
 ]
 
 #: A stack whose positions stray further than this (mm) from the normal through the first
@@ -58,6 +59,10 @@ class SliceInfo:
         *Instance Number* (only used to order time points and geometry-less stacks).
     header : object
         The file's :class:`~medvis.io.dicom_header.Header`.
+    pixel_spacing : list of float or None
+        *Pixel Spacing* of this image ([row step, column step]).
+    step : float or None
+        *Spacing Between Slices* or else *Slice Thickness*, for a stack of one.
     """
 
     path: Path
@@ -68,6 +73,8 @@ class SliceInfo:
     intercept: float
     instance: int
     header: Any
+    pixel_spacing: list[float] | None = None
+    step: float | None = None
 
 
 @dataclass
@@ -112,16 +119,16 @@ def choose_series(
     others = [uid for uid in groups if uid != chosen]
     if not others:
         return chosen, []
-    listed = "; ".join(f"{uid} ({len(groups[uid])} files, {describe.get(uid, '')!r})" for uid in others)
+    listed = "; ".join(
+        f"{uid} ({len(groups[uid])} files, {describe.get(uid, '')!r})" for uid in others
+    )
     return chosen, [
         f"the folder holds {len(groups)} series; read {chosen} ({len(groups[chosen])} files, "
         f"{describe.get(chosen, '')!r}) and ignored {listed}; pass series=UID to choose another"
     ]
 
 
-def dominant_shape(
-    slices: list[SliceInfo], key: Any
-) -> tuple[list[SliceInfo], list[str]]:
+def dominant_shape(slices: list[SliceInfo], key: Any) -> tuple[list[SliceInfo], list[str]]:
     """Keep the slices sharing the most common ``key(slice)`` (size, orientation ...)."""
     counts = Counter(key(s) for s in slices)
     if len(counts) <= 1:
@@ -237,15 +244,23 @@ def _split_frames(
             return order, 1, []
         groups = [sorted(g, key=lambda n: (slices[n].instance, n)) for g in groups]
         flat = [g[t] for t in range(n_frames) for g in groups]  # time-major: [t, k]
-        return flat, n_frames, [
-            f"{n_frames} images share each slice position; read as {n_frames} frames "
-            "(layout 'tkji') ordered by Instance Number"
-        ]
+        return (
+            flat,
+            n_frames,
+            [
+                f"{n_frames} images share each slice position; read as {n_frames} frames "
+                "(layout 'tkji') ordered by Instance Number"
+            ],
+        )
     kept = [g[0] for g in groups]
-    return kept, 1, [
-        f"some slice positions hold more than one image ({len(order)} images at {len(groups)} "
-        "positions); kept the first image (lowest Instance Number) at each position"
-    ]
+    return (
+        kept,
+        1,
+        [
+            f"some slice positions hold more than one image ({len(order)} images at {len(groups)} "
+            "positions); kept the first image (lowest Instance Number) at each position"
+        ],
+    )
 
 
 def _no_geometry(
@@ -257,7 +272,9 @@ def _no_geometry(
         "Image Orientation/Position (Patient) is missing or invalid; using an identity "
         "direction, and Instance Number for the slice order"
     )
-    return StackGeometry(order, 1, np.array([di, dj, step]), np.asarray(origin, float), np.eye(3), warnings)
+    return StackGeometry(
+        order, 1, np.array([di, dj, step]), np.asarray(origin, float), np.eye(3), warnings
+    )
 
 
 # ------------------------------------------------------------------ voxel values
@@ -277,7 +294,11 @@ def _stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
 
 
 def plan_dtype(
-    raw: np.dtype[Any], bits_stored: int, signed: bool, slopes: Sequence[float], intercepts: Sequence[float]
+    raw: np.dtype[Any],
+    bits_stored: int,
+    signed: bool,
+    slopes: Sequence[float],
+    intercepts: Sequence[float],
 ) -> np.dtype[Any]:
     """The output type after rescale.
 
@@ -358,3 +379,241 @@ def apply_rescale(
         # float64 arithmetic per slice, then one rounding to the output type
         out[n] = raw[n] * float(slopes[n]) + float(intercepts[n])
     return out
+
+
+# ------------------------------------------------------------ building slices
+def _floats(value: Any) -> NDArray[np.float64] | None:
+    if value is None or value == "":
+        return None
+    values = value if isinstance(value, (list, tuple)) else [value]
+    try:
+        return np.array([float(v) for v in values], float)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value: Any, default: float) -> float:
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    try:
+        return default if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _step(spacing_between: Any, thickness: Any) -> float | None:
+    for value in (spacing_between, thickness):
+        number = _number(value, 0.0)
+        if number:
+            return abs(number)
+    return None
+
+
+def slice_from_header(header: Any) -> SliceInfo:
+    """The :class:`SliceInfo` of a single-frame file from its header values."""
+    spacing = _floats(header.get("PixelSpacing"))
+    return SliceInfo(
+        path=header.path,
+        frame=0,
+        position=_floats(header.get("ImagePositionPatient")),
+        orientation=_floats(header.get("ImageOrientationPatient")),
+        slope=_number(header.get("RescaleSlope"), 1.0),
+        intercept=_number(header.get("RescaleIntercept"), 0.0),
+        instance=int(_number(header.get("InstanceNumber"), 0)),
+        header=header,
+        pixel_spacing=None if spacing is None else spacing.tolist(),
+        step=_step(header.get("SpacingBetweenSlices"), header.get("SliceThickness")),
+    )
+
+
+def plain_value(value: Any) -> Any:
+    """A pydicom element value as plain Python (str, int, float or a list of them)."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return None
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        items = [plain_value(v) for v in value]
+        return items[0] if len(items) == 1 else items
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def header_values_from_dataset(ds: Any, keywords: Sequence[str]) -> dict[str, Any]:
+    """Plain values of ``keywords`` present in a pydicom dataset (top level only)."""
+    values: dict[str, Any] = {}
+    for keyword in keywords:
+        if keyword in ds:
+            values[keyword] = plain_value(ds[keyword].value)
+    return values
+
+
+def _group_value(ds: Any, frame: int, sequence: str, keyword: str) -> Any:
+    """A value from a functional group: the frame's own group first, then the shared one."""
+    containers = []
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and frame < len(per_frame):
+        containers.append(per_frame[frame])
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        containers.append(shared[0])
+    for container in containers:
+        items = container.get(sequence)
+        if items and keyword in items[0]:
+            return plain_value(items[0][keyword].value)
+    return None
+
+
+def frames_from_dataset(ds: Any, header: Any) -> tuple[list[SliceInfo], list[str]]:
+    """One :class:`SliceInfo` per frame of a multi-frame file.
+
+    Enhanced objects carry per-frame position, orientation, pixel spacing and rescale in
+    functional groups. Older multi-frame objects (RT Dose, NM) give one position and
+    orientation plus *Grid Frame Offset Vector* or *Spacing Between Slices* along the
+    normal. Without any of these the frames get no position (identity geometry).
+    """
+    n_frames = int(_number(header.get("NumberOfFrames"), 1))
+    base = slice_from_header(header)
+    enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    offsets = (
+        _floats(plain_value(ds.get("GridFrameOffsetVector").value))
+        if "GridFrameOffsetVector" in ds
+        else None
+    )
+    warnings: list[str] = []
+    slices = []
+    for n in range(n_frames):
+        item = SliceInfo(**{**base.__dict__, "frame": n, "instance": n})
+        if enhanced:
+            _apply_functional_groups(item, ds, n)
+        elif _valid_orientation(base.orientation) and base.position is not None:
+            item.position = _offset_position(base, n, offsets, warnings)
+        slices.append(item)
+    return slices, sorted(set(warnings))
+
+
+def _apply_functional_groups(item: SliceInfo, ds: Any, n: int) -> None:
+    position = _floats(_group_value(ds, n, "PlanePositionSequence", "ImagePositionPatient"))
+    orientation = _floats(
+        _group_value(ds, n, "PlaneOrientationSequence", "ImageOrientationPatient")
+    )
+    spacing = _floats(_group_value(ds, n, "PixelMeasuresSequence", "PixelSpacing"))
+    item.position = position if position is not None else item.position
+    item.orientation = orientation if orientation is not None else item.orientation
+    item.pixel_spacing = spacing.tolist() if spacing is not None else item.pixel_spacing
+    step = _step(
+        _group_value(ds, n, "PixelMeasuresSequence", "SpacingBetweenSlices"),
+        _group_value(ds, n, "PixelMeasuresSequence", "SliceThickness"),
+    )
+    item.step = step or item.step
+    slope = _group_value(ds, n, "PixelValueTransformationSequence", "RescaleSlope")
+    intercept = _group_value(ds, n, "PixelValueTransformationSequence", "RescaleIntercept")
+    item.slope = _number(slope, item.slope)
+    item.intercept = _number(intercept, item.intercept)
+
+
+def _offset_position(
+    base: SliceInfo, n: int, offsets: NDArray[np.float64] | None, warnings: list[str]
+) -> NDArray[np.float64] | None:
+    assert base.orientation is not None and base.position is not None
+    normal = _orientation_axes(base.orientation)[2]
+    if offsets is not None and len(offsets) > n:
+        return base.position + offsets[n] * normal
+    if base.step:
+        warnings.append(
+            "frames have no positions of their own; placed along the slice normal "
+            f"every {base.step:g} mm (Spacing Between Slices or Slice Thickness)"
+        )
+        return base.position + n * base.step * normal
+    return None
+
+
+# ------------------------------------------------------------------ metadata
+_PHI_FIELDS = {
+    "patient_name": "PatientName",
+    "patient_id": "PatientID",
+    "patient_birth_date": "PatientBirthDate",
+    "patient_sex": "PatientSex",
+    "patient_age": "PatientAge",
+    "patient_address": "PatientAddress",
+    "other_patient_ids": "OtherPatientIDs",
+    "institution_name": "InstitutionName",
+    "institution_address": "InstitutionAddress",
+    "referring_physician_name": "ReferringPhysicianName",
+    "performing_physician_name": "PerformingPhysicianName",
+    "operators_name": "OperatorsName",
+    "accession_number": "AccessionNumber",
+    "study_date": "StudyDate",
+    "study_time": "StudyTime",
+    "series_date": "SeriesDate",
+    "acquisition_date": "AcquisitionDate",
+    "content_date": "ContentDate",
+    "study_id": "StudyID",
+    "station_name": "StationName",
+    "device_serial_number": "DeviceSerialNumber",
+}
+_TS_NAMES = {
+    "1.2.840.10008.1.2": "Implicit VR Little Endian",
+    "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
+}
+
+
+def _per_series(values: list[float]) -> float | list[float]:
+    """One value when all slices agree, else the list in storage order."""
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _transfer_syntax_name(uid: str) -> str:
+    if not uid:
+        return "unknown (no file meta)"
+    name = _TS_NAMES.get(uid)
+    if name is None:
+        from pydicom.uid import UID
+
+        name = UID(uid).name
+    return f"{name} ({uid})"
+
+
+def series_metadata(
+    ordered: list[SliceInfo], out_dtype: np.dtype[Any], n_files: int
+) -> dict[str, Any]:
+    """Plain, JSON-serialisable header facts of the series (PHI keys from medvis.phi)."""
+    header = ordered[0].header
+    modality = header.get("Modality")
+    has_rescale = any(
+        s.header.get("RescaleSlope") is not None or s.header.get("RescaleIntercept") is not None
+        for s in ordered
+    )
+    rescale_type = header.get("RescaleType") or ("HU" if modality == "CT" and has_rescale else None)
+    meta: dict[str, Any] = {
+        "format": "DICOM",
+        "modality": modality,
+        "series_instance_uid": header.get("SeriesInstanceUID"),
+        "series_description": header.get("SeriesDescription"),
+        "sop_class_uid": header.get("SOPClassUID"),
+        "transfer_syntax": _transfer_syntax_name(header.transfer_syntax),
+        "bits_allocated": header.get("BitsAllocated"),
+        "bits_stored": header.get("BitsStored"),
+        "high_bit": header.get("HighBit"),
+        "pixel_representation": header.get("PixelRepresentation"),
+        "photometric_interpretation": header.get("PhotometricInterpretation"),
+        "samples_per_pixel": header.get("SamplesPerPixel", 1),
+        "rescale_slope": _per_series([s.slope for s in ordered]),
+        "rescale_intercept": _per_series([s.intercept for s in ordered]),
+        "rescale_type": rescale_type,
+        "window_center": header.get("WindowCenter"),
+        "window_width": header.get("WindowWidth"),
+        "n_files": n_files,
+        "number_of_frames": int(header.get("NumberOfFrames", 1) or 1),
+        "slice_thickness": header.get("SliceThickness"),
+        "units": "HU" if rescale_type == "HU" and has_rescale else None,
+        "dtype": str(out_dtype),
+    }
+    for key, keyword in _PHI_FIELDS.items():
+        meta[key] = header.get(keyword)
+    return meta

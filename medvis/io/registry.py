@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medvis.errors import UnsupportedFormatError
+from medvis.errors import UnsupportedFormatError, WrongMagicError
 from medvis.io._files import check_input, read_head, split_name
 from medvis.volume import Volume
 
@@ -114,13 +114,19 @@ def find_reader(path: str | os.PathLike[str]) -> Reader:
         if reader.can_read(p, head):
             return reader
     _, ext = split_name(p)
+    claimed = [r.name for r in all_readers if ext and ext in r.extensions]
+    if claimed:
+        raise WrongMagicError(
+            p,
+            f"the extension {ext} says {' or '.join(claimed)}, but the file's signature does not "
+            f"match (first bytes {head[:8]!r}); the file is damaged or misnamed",
+        )
     known = sorted({e for r in all_readers for e in r.extensions})
-    hint = (
-        f"its content does not match the {ext} format"
-        if ext in known
-        else f"unknown format (extension {ext or 'none'!r}); supported: {', '.join(known)}"
+    raise UnsupportedFormatError(
+        p,
+        f"unknown format (extension {ext or 'none'!r}, first bytes {head[:8]!r}); "
+        f"medvis reads: {', '.join(known)}",
     )
-    raise UnsupportedFormatError(p, f"no reader recognises this file: {hint}")
 
 
 def find_writer(path: str | os.PathLike[str]) -> Writer:
