@@ -59,7 +59,9 @@ def spatial_to_c_order(data: NDArray[Any], *, components: bool = False) -> tuple
     return np.ascontiguousarray(data.T), "tkji"
 
 
-def nibabel_to_volume(image: Any, *, source: str | None = None, **metadata: Any) -> Volume:
+def nibabel_to_volume(
+    image: Any, *, source: str | None = None, data: NDArray[Any] | None = None, **metadata: Any
+) -> Volume:
     """Build a volume from a nibabel spatial image (RAS affine -> LPS, voxels scaled).
 
     Parameters
@@ -68,10 +70,14 @@ def nibabel_to_volume(image: Any, *, source: str | None = None, **metadata: Any)
         Any nibabel image with ``dataobj`` and ``affine``.
     source : str, optional
         The file it came from.
+    data : ndarray, optional
+        The voxels in nibabel's axis order when the caller has already read (or
+        reordered) them; by default ``image.dataobj``.
     **metadata
         Extra metadata entries.
     """
-    data = np.asanyarray(image.dataobj)
+    if data is None:
+        data = np.asanyarray(image.dataobj)
     if isinstance(data, np.memmap):
         data = np.array(data)
     data = np.asarray(data)

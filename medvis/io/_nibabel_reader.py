@@ -23,6 +23,7 @@ def read_with_nibabel(
     *,
     format_name: str,
     metadata: Callable[[Any], dict[str, Any]] | None = None,
+    voxels: Callable[[Any], np.ndarray] | None = None,
 ) -> Volume:
     """Open ``path`` with a nibabel image class and convert it to a volume.
 
@@ -36,6 +37,9 @@ def read_with_nibabel(
         Stored as ``metadata["format"]``.
     metadata : callable, optional
         Extra metadata from the image.
+    voxels : callable, optional
+        ``voxels(image) -> ndarray`` in nibabel's (x, y, z, extra...) order, for formats
+        whose nibabel array order needs fixing; default ``image.dataobj``.
 
     Raises
     ------
@@ -44,7 +48,7 @@ def read_with_nibabel(
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        volume = _read(path, opener, format_name=format_name, metadata=metadata)
+        volume = _read(path, opener, format_name=format_name, metadata=metadata, voxels=voxels)
     notes = tuple(f"{path.name}: {w.message}" for w in caught)
     return volume.replace(warnings=volume.warnings + notes) if notes else volume
 
@@ -55,6 +59,7 @@ def _read(
     *,
     format_name: str,
     metadata: Callable[[Any], dict[str, Any]] | None,
+    voxels: Callable[[Any], np.ndarray] | None,
 ) -> Volume:
     try:
         image = opener(path)
@@ -73,7 +78,8 @@ def _read(
         except Exception:  # metadata is best effort, never a reason to fail the load
             pass
     try:
-        return nibabel_to_volume(image, source=str(path), **extra)
+        data = None if voxels is None else voxels(image)
+        return nibabel_to_volume(image, source=str(path), data=data, **extra)
     except (EOFError, ValueError) as exc:
         if "buffer" in str(exc) or "size" in str(exc) or isinstance(exc, EOFError):
             raise TruncatedFileError(path, f"voxel data is truncated ({exc})") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medvis.io._nibabel_reader import read_with_nibabel
 from medvis.io.registry import Reader
 from medvis.volume import Volume
@@ -26,6 +28,28 @@ def _metadata(image: Any) -> dict[str, Any]:
     return {"datatype": str(image.get_data_dtype()), "dimensions": list(image.header.get_data_shape())}
 
 
+def _dimension_names(image: Any) -> list[str]:
+    minc_file = getattr(image.dataobj, "minc_file", None)
+    names = getattr(minc_file, "_dim_names", None)
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in names] if names else []
+
+
+def _spatial_first(image: Any) -> np.ndarray:
+    """Voxels with the spatial axes first and time/vector axes last.
+
+    nibabel returns MINC voxels in file order, e.g. (time, zspace, yspace, xspace),
+    while its affine describes only the spatial axes in that order. Moving the
+    non-spatial axes to the end gives nibabel's usual (i, j, k, t) convention.
+    """
+    data = np.asanyarray(image.dataobj)
+    names = _dimension_names(image)
+    if len(names) != data.ndim:
+        return data
+    spatial = [n for n, name in enumerate(names) if name.endswith("space")]
+    others = [n for n in range(data.ndim) if n not in spatial]
+    return np.moveaxis(data, others, range(len(spatial), data.ndim)) if others else data
+
+
 def read_minc(path: Path, **_options: Any) -> Volume:
     """Read a MINC1 or MINC2 file (voxels scaled to real values as nibabel does)."""
     import nibabel as nib
@@ -38,12 +62,14 @@ def read_minc(path: Path, **_options: Any) -> Volume:
             lambda p: nib.minc1.Minc1Image.from_filename(str(p), mmap=False),
             format_name="MINC1",
             metadata=_metadata,
+            voxels=_spatial_first,
         )
     return read_with_nibabel(
         path,
         lambda p: nib.minc2.Minc2Image.from_filename(str(p)),
         format_name="MINC2",
         metadata=_metadata,
+        voxels=_spatial_first,
     )
 
 
