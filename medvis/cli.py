@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--series", help="DICOM SeriesInstanceUID to pick in a folder")
     info.add_argument("--frame", type=int, help="keep one frame of 4-D data")
 
-    convert = sub.add_parser("convert", help="convert any readable input to .nii(.gz)/.nrrd/.mha/.vti")
+    convert = sub.add_parser(
+        "convert", help="convert any readable input to .nii(.gz)/.nrrd/.mha/.vti"
+    )
     convert.add_argument("input")
     convert.add_argument("output")
     convert.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
@@ -79,7 +81,6 @@ def _load_options(args: argparse.Namespace) -> dict[str, object]:
 
 def _run_convert(args: argparse.Namespace) -> int:
     import medvis
-
     from medvis.io import find_writer
 
     find_writer(args.output)  # refuse an unknown output before reading a large input
@@ -105,8 +106,11 @@ def _run_demo(args: argparse.Namespace) -> int:
     source = out / "chest-phantom.nii.gz"
     medvis.save(phantom, source, force=True)
     print(f"wrote {source}: a synthetic chest CT (HU) with known anatomy\n")
-    run_info(argparse.Namespace(path=str(source), json=False, tags=False, phi=False,
-                                series=None, frame=None))
+    run_info(
+        argparse.Namespace(
+            path=str(source), json=False, tags=False, phi=False, series=None, frame=None
+        )
+    )
     for ext in (".nrrd", ".mha", ".vti"):
         target = out / f"chest-phantom{ext}"
         medvis.save(medvis.load(source), target, force=True)

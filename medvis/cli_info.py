@@ -95,7 +95,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"spacing:       {_fmt(summary['spacing'])} mm",
         f"origin (LPS):  {_fmt(summary['origin'])} mm",
         "direction:     " + "  ".join(_fmt(row, 5) for row in summary["direction"]),
-        f"axis codes:    {summary['axis_codes']}" + ("  (flipped, det -1)" if summary["flipped"] else ""),
+        f"axis codes:    {summary['axis_codes']}"
+        + ("  (flipped, det -1)" if summary["flipped"] else ""),
         f"data type:     {summary['dtype']}",
     ]
     for key, label in _DICOM_FIELDS:
@@ -103,7 +104,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"{label + ':':<14} {meta[key]}")
     lo, hi = summary["value_range"]
     units = f" {meta['units']}" if meta.get("units") else ""
-    lines.append(f"value range:   {lo:g} .. {hi:g}{units}" if lo is not None else "value range:   empty")
+    lines.append(
+        f"value range:   {lo:g} .. {hi:g}{units}" if lo is not None else "value range:   empty"
+    )
     lines.append(f"memory:        {summary['memory_bytes'] / 2**20:.1f} MiB")
     shown = {k for k, _ in _DICOM_FIELDS} | {"format", "units"}
     extra = {k: v for k, v in meta.items() if k not in shown and v not in (None, "", [])}
@@ -153,6 +156,8 @@ def _print_tags(args: argparse.Namespace) -> int:
         return 0
     for element in elements:
         indent = "  " * int(element.get("depth", 0))
-        print(f"{indent}{element['tag']} {element['vr']:<2} {element['keyword'] or '(private)':<32} "
-              f"{element['value']}")
+        print(
+            f"{indent}{element['tag']} {element['vr']:<2} {element['keyword'] or '(private)':<32} "
+            f"{element['value']}"
+        )
     return 0

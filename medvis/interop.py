@@ -25,7 +25,9 @@ __all__ = [
 ]
 
 
-def spatial_to_c_order(data: NDArray[Any], *, components: bool = False) -> tuple[NDArray[Any], Layout]:
+def spatial_to_c_order(
+    data: NDArray[Any], *, components: bool = False
+) -> tuple[NDArray[Any], Layout]:
     """Turn nibabel's ``(x, y, z, ...)`` array into medvis's C-ordered layout.
 
     Parameters

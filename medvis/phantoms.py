@@ -93,7 +93,11 @@ def chest_phantom(
         spacing=spacing,
         origin=origin,
         direction=direction,
-        metadata={"format": "synthetic", "modality": "CT", "units": "HU",
-                  "marker_lps": marker.tolist()},
+        metadata={
+            "format": "synthetic",
+            "modality": "CT",
+            "units": "HU",
+            "marker_lps": marker.tolist(),
+        },
         source="medvis.phantoms.chest_phantom",
     )

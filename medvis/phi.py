@@ -80,4 +80,6 @@ PHI_DICOM_KEYWORDS: frozenset[str] = frozenset(
 
 def redact(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``metadata`` with identifying values replaced by ``"<hidden>"``."""
-    return {k: ("<hidden>" if k in PHI_KEYS and v not in (None, "") else v) for k, v in metadata.items()}
+    return {
+        k: ("<hidden>" if k in PHI_KEYS and v not in (None, "") else v) for k, v in metadata.items()
+    }

@@ -25,8 +25,15 @@ def phantom_file(tmp_path: Path) -> Path:
 def test_info_text(phantom_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(phantom_file)]) == 0
     out = capsys.readouterr().out
-    for expected in ("NIfTI-1", "24 x 20 x 16", "(10, 10, 12) mm", "axis codes:    LPS",
-                     "int16", "value range:   -1000 .. 1500", "memory:"):
+    for expected in (
+        "NIfTI-1",
+        "24 x 20 x 16",
+        "(10, 10, 12) mm",
+        "axis codes:    LPS",
+        "int16",
+        "value range:   -1000 .. 1500",
+        "memory:",
+    ):
         assert expected in out, f"{expected!r} missing from:\n{out}"
 
 
@@ -70,13 +77,16 @@ def test_info_does_not_import_vtk(phantom_file: Path) -> None:
         "print('VTK-MODULES:', bad)\n"
         "assert not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("ext", [".nrrd", ".mha", ".vti", ".nii"])
-def test_convert(phantom_file: Path, tmp_path: Path, ext: str,
-                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert(
+    phantom_file: Path, tmp_path: Path, ext: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / f"out{ext}"
     assert main(["convert", str(phantom_file), str(out)]) == 0
     back = medvis.load(out)
@@ -88,8 +98,9 @@ def test_convert(phantom_file: Path, tmp_path: Path, ext: str,
     assert main(["convert", str(phantom_file), str(out), "--force"]) == 0
 
 
-def test_convert_unknown_output_fails_before_reading(phantom_file: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_unknown_output_fails_before_reading(
+    phantom_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["convert", str(phantom_file), str(tmp_path / "x.jpg")]) == 1
     assert "cannot write" in capsys.readouterr().err
 
@@ -97,7 +108,9 @@ def test_convert_unknown_output_fails_before_reading(phantom_file: Path, tmp_pat
 def test_console_script_demo(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "medvis", "demo", "--out", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "voxels identical: True" in result.stdout

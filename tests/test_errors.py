@@ -47,8 +47,12 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("ext", [".nii", ".nii.gz", ".nrrd", ".mha"])
 def test_truncated_file(tmp_path: Path, small_volume: medvis.Volume, ext: str) -> None:
     whole = tmp_path / f"whole{ext}"
-    medvis.save(small_volume, whole, **({"encoding": "raw"} if ext == ".nrrd" else {}),
-                **({"compress": False} if ext == ".mha" else {}))
+    medvis.save(
+        small_volume,
+        whole,
+        **({"encoding": "raw"} if ext == ".nrrd" else {}),
+        **({"compress": False} if ext == ".mha" else {}),
+    )
     data = whole.read_bytes()
     cut = tmp_path / f"cut{ext}"
     cut.write_bytes(data[: len(data) * 2 // 3])
@@ -102,7 +106,7 @@ def test_huge_nifti_header_refused_before_allocation(tmp_path: Path, monkeypatch
     allocations: list[int] = []
     real_empty = np.empty
 
-    def spy_empty(shape, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def spy_empty(shape, *args, **kwargs):
         allocations.append(int(np.prod(shape)))
         return real_empty(shape, *args, **kwargs)
 
@@ -136,8 +140,14 @@ def test_memory_limit_setting(tmp_path: Path, small_volume: medvis.Volume, monke
 
 def test_corrupt_gzip(tmp_path: Path, small_volume: medvis.Volume) -> None:
     good = tmp_path / "good.nii.gz"
-    medvis.save(small_volume.replace(array=np.random.default_rng(1).integers(
-        -1000, 1000, small_volume.array.shape).astype(np.int16)), good)
+    medvis.save(
+        small_volume.replace(
+            array=np.random.default_rng(1)
+            .integers(-1000, 1000, small_volume.array.shape)
+            .astype(np.int16)
+        ),
+        good,
+    )
     data = bytearray(good.read_bytes())
     middle = len(data) // 2
     data[middle : middle + 64] = bytes(64)  # zero a run in the deflate stream
@@ -210,7 +220,7 @@ def test_save_refuses_overwrite_and_unknown_extension(tmp_path: Path, small_volu
 def test_failed_write_leaves_nothing(tmp_path: Path, small_volume, monkeypatch) -> None:
     import nrrd
 
-    def broken_write(filename, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def broken_write(filename, *args, **kwargs):
         Path(filename).write_bytes(b"NRRD0004\npartial")
         raise OSError("disk full")
 

@@ -21,8 +21,12 @@ def _rotated(flip: bool = False) -> np.ndarray:
 
 def test_index_to_world_matches_definition() -> None:
     direction = _rotated(flip=True)
-    vol = medvis.Volume(np.zeros((4, 5, 6), np.int16), spacing=(0.5, 1.5, 3.0),
-                        origin=(10, -20, 30), direction=direction)
+    vol = medvis.Volume(
+        np.zeros((4, 5, 6), np.int16),
+        spacing=(0.5, 1.5, 3.0),
+        origin=(10, -20, 30),
+        direction=direction,
+    )
     ijk = np.array([2.0, 3.0, 1.0])
     expected = np.array([10, -20, 30]) + direction @ (np.array([0.5, 1.5, 3.0]) * ijk)
     assert np.allclose(vol.index_to_world @ [*ijk, 1], [*expected, 1])
@@ -145,7 +149,9 @@ def test_from_vtk_roundtrip_and_extent_offset() -> None:
     cropped = medvis.Volume.from_vtk(image)
     assert np.array_equal(cropped.array, sub)
     assert np.allclose(cropped.origin, vol.index_to_world_points([4, 2, 3]))
-    assert np.allclose(cropped.index_to_world_points([1, 1, 1]), vol.index_to_world_points([5, 3, 4]))
+    assert np.allclose(
+        cropped.index_to_world_points([1, 1, 1]), vol.index_to_world_points([5, 3, 4])
+    )
 
 
 def test_rgb_to_vtk_components() -> None:

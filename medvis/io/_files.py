@@ -267,9 +267,7 @@ def gunzip_into(
             if piece is None:
                 break
             if isinstance(piece, BaseException):
-                raise CorruptFileError(
-                    path, f"the gzip stream is corrupt ({piece})"
-                ) from None
+                raise CorruptFileError(path, f"the gzip stream is corrupt ({piece})") from None
             view = memoryview(piece)
             if to_skip:
                 cut = min(to_skip, len(view))
@@ -287,5 +285,6 @@ def gunzip_into(
                 worker.join(0.01)
     if filled < total:
         raise TruncatedFileError(
-            path, f"voxel data is truncated: expected {total + skip} bytes after gunzip, got {filled + skip}"
+            path,
+            f"voxel data is truncated: expected {total + skip} bytes after gunzip, got {filled + skip}",
         )

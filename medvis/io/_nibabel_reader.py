@@ -68,9 +68,13 @@ def _read(
     except MemoryError:
         raise ImageTooLargeError(path, "header declares more voxels than fit in memory") from None
     except Exception as exc:
-        raise HeaderError(path, f"unreadable {format_name} header ({type(exc).__name__}: {exc})") from None
+        raise HeaderError(
+            path, f"unreadable {format_name} header ({type(exc).__name__}: {exc})"
+        ) from None
     shape = tuple(int(n) for n in image.shape)
-    check_allocation(path, shape, np.float32 if format_name.startswith("MINC") else image.get_data_dtype())
+    check_allocation(
+        path, shape, np.float32 if format_name.startswith("MINC") else image.get_data_dtype()
+    )
     extra = {"format": format_name}
     if metadata is not None:
         try:

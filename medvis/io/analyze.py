@@ -56,7 +56,9 @@ def read_analyze(path: Path, **_options: Any) -> Volume:
     hdr, img = _pair_paths(path)
     for part in (hdr, img):
         if not part.exists():
-            raise MissingFileError(part, f"the other half of the ANALYZE pair {path.name} is missing")
+            raise MissingFileError(
+                part, f"the other half of the ANALYZE pair {path.name} is missing"
+            )
     return read_with_nibabel(
         hdr,
         lambda p: nib.spm2analyze.Spm2AnalyzeImage.from_filename(str(p), mmap=False),

@@ -21,9 +21,17 @@ __all__ = ["READER", "WRITER", "read_metaimage", "write_metaimage"]
 
 _KEY = re.compile(rb"^\s*(ObjectType|NDims|DimSize|ElementType|ElementDataFile)\s*=", re.M)
 _SITK_TYPES = {
-    "MET_UCHAR": np.uint8, "MET_CHAR": np.int8, "MET_USHORT": np.uint16, "MET_SHORT": np.int16,
-    "MET_UINT": np.uint32, "MET_INT": np.int32, "MET_ULONG": np.uint64, "MET_LONG": np.int64,
-    "MET_ULONG_LONG": np.uint64, "MET_LONG_LONG": np.int64, "MET_FLOAT": np.float32,
+    "MET_UCHAR": np.uint8,
+    "MET_CHAR": np.int8,
+    "MET_USHORT": np.uint16,
+    "MET_SHORT": np.int16,
+    "MET_UINT": np.uint32,
+    "MET_INT": np.int32,
+    "MET_ULONG": np.uint64,
+    "MET_LONG": np.int64,
+    "MET_ULONG_LONG": np.uint64,
+    "MET_LONG_LONG": np.int64,
+    "MET_FLOAT": np.float32,
     "MET_DOUBLE": np.float64,
 }
 
@@ -71,9 +79,17 @@ def read_metaimage(path: Path, **_options: Any) -> Volume:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         text = str(exc).splitlines()[-1] if str(exc) else "unknown error"
-        if "truncat" in str(exc).lower() or "too short" in str(exc).lower() or "read" in text.lower():
-            raise TruncatedFileError(path, f"MetaImage data could not be read fully ({text.strip()})") from None
-        raise CorruptFileError(path, f"SimpleITK could not read the MetaImage ({text.strip()})") from None
+        if (
+            "truncat" in str(exc).lower()
+            or "too short" in str(exc).lower()
+            or "read" in text.lower()
+        ):
+            raise TruncatedFileError(
+                path, f"MetaImage data could not be read fully ({text.strip()})"
+            ) from None
+        raise CorruptFileError(
+            path, f"SimpleITK could not read the MetaImage ({text.strip()})"
+        ) from None
     metadata = {
         "format": "MetaImage",
         "datatype": image.GetPixelIDTypeAsString(),
@@ -84,8 +100,9 @@ def read_metaimage(path: Path, **_options: Any) -> Volume:
     return sitk_to_volume(image, source=str(path), **metadata)
 
 
-def write_metaimage(volume: Volume, path: Path, *, force: bool = False, compress: bool = True,
-                    **_options: Any) -> None:
+def write_metaimage(
+    volume: Volume, path: Path, *, force: bool = False, compress: bool = True, **_options: Any
+) -> None:
     """Write a volume as a single-file ``.mha`` (LPS, as ITK)."""
     import SimpleITK as sitk
 
@@ -97,6 +114,7 @@ def write_metaimage(volume: Volume, path: Path, *, force: bool = False, compress
             raise CorruptFileError(path, f"SimpleITK could not write ({exc})") from None
 
 
-READER = Reader(name="MetaImage", extensions=(".mha", ".mhd"), can_read=_can_read,
-                read=read_metaimage)
+READER = Reader(
+    name="MetaImage", extensions=(".mha", ".mhd"), can_read=_can_read, read=read_metaimage
+)
 WRITER = Writer(name="MetaImage", extensions=(".mha",), write=write_metaimage)

@@ -25,7 +25,10 @@ def _can_read(path: Path, head: bytes) -> bool:
 
 
 def _metadata(image: Any) -> dict[str, Any]:
-    return {"datatype": str(image.get_data_dtype()), "dimensions": list(image.header.get_data_shape())}
+    return {
+        "datatype": str(image.get_data_dtype()),
+        "dimensions": list(image.header.get_data_shape()),
+    }
 
 
 def _dimension_names(image: Any) -> list[str]:

@@ -30,10 +30,28 @@ _SPACE_TO_LPS = {
     "scanner-xyz": (1, 1, 1),
     "3d-right-handed": (1, 1, 1),
 }
-_COMPONENT_KINDS = {"vector", "covariant-vector", "normal", "rgb-color", "rgba-color", "3-color",
-                    "4-color", "hsv-color", "xyz-color", "complex", "2-vector", "3-vector",
-                    "4-vector", "point", "3-gradient", "2d-symmetric-matrix", "3d-symmetric-matrix",
-                    "3d-matrix", "2d-matrix", "quaternion"}
+_COMPONENT_KINDS = {
+    "vector",
+    "covariant-vector",
+    "normal",
+    "rgb-color",
+    "rgba-color",
+    "3-color",
+    "4-color",
+    "hsv-color",
+    "xyz-color",
+    "complex",
+    "2-vector",
+    "3-vector",
+    "4-vector",
+    "point",
+    "3-gradient",
+    "2d-symmetric-matrix",
+    "3d-symmetric-matrix",
+    "3d-matrix",
+    "2d-matrix",
+    "quaternion",
+}
 
 
 def _can_read(path: Path, head: bytes) -> bool:
@@ -83,7 +101,9 @@ def _read_data(path: Path, header: dict[str, Any], offset: int) -> np.ndarray:
                 fh.seek(offset)
                 data = nrrd.read_data(header, fh, str(path), index_order="C")
         except FileNotFoundError as exc:
-            raise MissingFileError(Path(exc.filename or path), f"detached data of {path.name} is missing") from None
+            raise MissingFileError(
+                Path(exc.filename or path), f"detached data of {path.name} is missing"
+            ) from None
         except Exception as exc:
             raise CorruptFileError(path, f"NRRD data cannot be read ({exc})") from None
         data = np.asarray(data)
@@ -110,7 +130,9 @@ def _spatial_axes(path: Path, header: dict[str, Any]) -> list[int]:
     return spatial
 
 
-def _geometry(path: Path, header: dict[str, Any], spatial: list[int]) -> tuple[Any, Any, Any, list[str]]:
+def _geometry(
+    path: Path, header: dict[str, Any], spatial: list[int]
+) -> tuple[Any, Any, Any, list[str]]:
     notes: list[str] = []
     space = str(header.get("space", "")).lower()
     n = len(spatial)
@@ -134,7 +156,9 @@ def _geometry(path: Path, header: dict[str, Any], spatial: list[int]) -> tuple[A
         linear = np.diag(steps)
         mins = header.get("axis mins")
         origin = np.zeros(n) if mins is None else np.asarray([float(mins[a]) for a in spatial])
-        notes.append(f"{path.name}: NRRD has no space directions; geometry assumed axis-aligned LPS")
+        notes.append(
+            f"{path.name}: NRRD has no space directions; geometry assumed axis-aligned LPS"
+        )
     if n == 2:
         full = np.eye(3)
         full[:2, :2] = linear[:2, :2] if linear.shape[0] >= 2 else linear
@@ -229,7 +253,9 @@ def write_nrrd(
         "encoding": encoding,
     }
     with atomic_output(path, force=force) as tmp:
-        nrrd.write(str(tmp), volume.array, header, index_order="C", compression_level=compression_level)
+        nrrd.write(
+            str(tmp), volume.array, header, index_order="C", compression_level=compression_level
+        )
 
 
 READER = Reader(name="NRRD", extensions=(".nrrd", ".nhdr"), can_read=_can_read, read=read_nrrd)

@@ -36,8 +36,18 @@ def _can_read(path: Path, head: bytes) -> bool:
 
 def _metadata(image: Any) -> dict[str, Any]:
     general = image.header.general_info
-    keep = ("exam_name", "protocol_name", "series_type", "tech", "scan_mode", "max_dynamics",
-            "max_echoes", "max_slices", "repetition_time", "diffusion")
+    keep = (
+        "exam_name",
+        "protocol_name",
+        "series_type",
+        "tech",
+        "scan_mode",
+        "max_dynamics",
+        "max_echoes",
+        "max_slices",
+        "repetition_time",
+        "diffusion",
+    )
     out: dict[str, Any] = {}
     for key in keep:
         if key in general:
@@ -55,7 +65,9 @@ def read_parrec(path: Path, **options: Any) -> Volume:
     par, rec = _paths(path)
     for part in (par, rec):
         if not part.exists():
-            raise MissingFileError(part, f"the other half of the PAR/REC pair {path.name} is missing")
+            raise MissingFileError(
+                part, f"the other half of the PAR/REC pair {path.name} is missing"
+            )
     scaling = options.get("scaling", "dv")
     return read_with_nibabel(
         par,

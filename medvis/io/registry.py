@@ -176,7 +176,9 @@ def load(path: str | os.PathLike[str], **options: Any) -> Volume:
     return volume
 
 
-def save(volume: Volume, path: str | os.PathLike[str], *, force: bool = False, **options: Any) -> None:
+def save(
+    volume: Volume, path: str | os.PathLike[str], *, force: bool = False, **options: Any
+) -> None:
     """Write ``volume`` to ``path``; the format follows the extension.
 
     The file is written to a temporary name beside ``path`` and renamed into place,

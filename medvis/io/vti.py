@@ -15,7 +15,9 @@ from medvis.volume import Volume
 
 __all__ = ["READER", "WRITER", "read_vti", "write_vti"]
 
-_EXTENT = re.compile(rb'WholeExtent="\s*(-?\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s*"')
+_EXTENT = re.compile(
+    rb'WholeExtent="\s*(-?\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s*"'
+)
 
 
 def _can_read(path: Path, head: bytes) -> bool:
@@ -71,8 +73,9 @@ class _ErrorCatcher:
     _on_error.CallDataType = 8  # type: ignore[attr-defined]  # VTK_STRING
 
 
-def write_vti(volume: Volume, path: Path, *, force: bool = False, compress: bool = True,
-              **_options: Any) -> None:
+def write_vti(
+    volume: Volume, path: Path, *, force: bool = False, compress: bool = True, **_options: Any
+) -> None:
     """Write a volume (one frame for "tkji") as ``.vti`` with its direction."""
     from vtkmodules.vtkIOXML import vtkXMLImageDataWriter
 
