@@ -5,13 +5,14 @@ and smoothed noise) is written four ways:
 
 * ``dicom/``: one explicit-VR-little-endian CT file per slice with random file names
   (not in slice order), 12-bit unsigned stored values, rescale intercept -1024;
-* ``ct.nii.gz``: NIfTI-1 written by nibabel at its default gzip level;
-* ``ct.nii``: the same, uncompressed;
-* ``ct.nrrd``: NRRD with raw encoding, written by pynrrd.
+* ``nifti-gz/ct.nii.gz``: NIfTI-1 written by nibabel at its default gzip level;
+* ``nifti-raw/ct.nii``: the same, uncompressed;
+* ``nrrd-raw/ct.nrrd``: NRRD with raw encoding, written by pynrrd.
 
 All four hold the same voxels, ``hu`` (int16 Hounsfield units, C order ``(k, j, i)``),
 with the same LPS geometry (:data:`SPACING`, :data:`DIRECTION` and :func:`origin`).
-The cache lives in ``<cache>/v<DATA_VERSION>_<k>x<j>x<i>/``; every dataset is written
+The cache lives in ``<cache>/v<DATA_VERSION>_<k>x<j>x<i>/``, each dataset in a folder of
+its own (see :class:`Dataset`); every dataset is written
 to a temporary name and renamed when complete, so an interrupted run never leaves a
 half-written dataset behind.
 """
@@ -25,9 +26,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover - for annotations only
+    from pydicom.uid import UID
 
 __all__ = [
     "DATASETS",
@@ -43,7 +48,7 @@ __all__ = [
 ]
 
 #: Bump when the phantom or any writer changes, so stale caches are not reused.
-DATA_VERSION = 1
+DATA_VERSION = 2
 
 #: Voxel size along i, j, k in millimetres (a 380 mm field of view over 512 columns).
 SPACING = (380.0 / 512, 380.0 / 512, 1.0)
@@ -201,9 +206,11 @@ def _write_nrrd(hu: NDArray[np.int16], path: Path) -> None:
     nrrd.write(str(path), hu.T, header, index_order="F")
 
 
-def _uid(rng: np.random.Generator) -> str:
+def _uid(rng: np.random.Generator) -> UID:
     """A random UID under the "2.25." (UUID-derived) root."""
-    return "2.25." + str(int.from_bytes(rng.bytes(16), "big"))
+    from pydicom.uid import UID
+
+    return UID("2.25." + str(int.from_bytes(rng.bytes(16), "big")))
 
 
 def _write_dicom(hu: NDArray[np.int16], folder: Path) -> None:
@@ -284,7 +291,11 @@ def _write_dicom(hu: NDArray[np.int16], folder: Path) -> None:
 # --------------------------------------------------------------------------- cache
 @dataclass(frozen=True)
 class Dataset:
-    """One benchmark input: a file or folder name in the cache, and how to write it."""
+    """One benchmark input: a file or folder in the cache, and how to write it.
+
+    Every file lives in a folder of its own: ITK's NIfTI reader, asked for
+    ``ct.nii.gz``, silently reads ``ct.nii`` instead when both sit side by side.
+    """
 
     name: str
     write: Callable[[NDArray[np.int16], Path], None]
@@ -294,9 +305,9 @@ class Dataset:
 #: The datasets, by key.
 DATASETS: dict[str, Dataset] = {
     "dicom": Dataset("dicom", _write_dicom, is_folder=True),
-    "nifti-gz": Dataset("ct.nii.gz", _write_nifti),
-    "nifti-raw": Dataset("ct.nii", _write_nifti),
-    "nrrd-raw": Dataset("ct.nrrd", _write_nrrd),
+    "nifti-gz": Dataset("nifti-gz/ct.nii.gz", _write_nifti),
+    "nifti-raw": Dataset("nifti-raw/ct.nii", _write_nifti),
+    "nrrd-raw": Dataset("nrrd-raw/ct.nrrd", _write_nrrd),
 }
 
 
@@ -351,13 +362,14 @@ class DataCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
         self._log(f"generating {target} ...")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", dir=self.folder))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             if spec.is_folder:
                 spec.write(self.hu(), tmp)
                 made = tmp
             else:
-                made = tmp / spec.name
+                made = tmp / target.name
                 spec.write(self.hu(), made)
             _remove(target)
             os.replace(made, target)

@@ -61,10 +61,15 @@ class Contender:
 
 @dataclass
 class Measured:
-    """Timings (seconds) of one contender, in round order, or why it has none."""
+    """Timings (seconds) of one contender, in round order, or why it has none.
+
+    ``times`` are wall-clock times (the verdicts use them); ``cpu_times`` are the CPU
+    time of the whole process over the same runs, all threads together.
+    """
 
     contender: Contender
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -76,6 +81,11 @@ class Measured:
     def median(self) -> float:
         """Median of the runs."""
         return statistics.median(self.times)
+
+    @property
+    def cpu_median(self) -> float:
+        """Median CPU time of the runs (above the wall time when the reader uses threads)."""
+        return statistics.median(self.cpu_times)
 
     @property
     def best(self) -> float:
@@ -118,14 +128,16 @@ def is_memory_mapped(array: Any) -> bool:
     return isinstance(base, mmap.mmap)
 
 
-def _run_once(contender: Contender) -> float:
+def _run_once(contender: Contender) -> tuple[float, float]:
+    cpu_start = time.process_time()
     start = time.perf_counter()
     keep, array = contender.read()
     touch(array)
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     del keep, array
     gc.collect()
-    return elapsed
+    return elapsed, cpu
 
 
 def measure(contenders: Sequence[Contender], repeats: int) -> list[Measured]:
@@ -153,7 +165,9 @@ def measure(contenders: Sequence[Contender], repeats: int) -> list[Measured]:
             if result.error is not None:
                 continue
             try:
-                result.times.append(_run_once(result.contender))
+                elapsed, cpu = _run_once(result.contender)
+                result.times.append(elapsed)
+                result.cpu_times.append(cpu)
             except Exception as exc:  # report, never crash the whole run
                 result.error = f"{type(exc).__name__}: {exc}"
                 gc.collect()

@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -108,6 +109,17 @@ def _reader_modules() -> str:
     return " ".join(states) or "none listed"
 
 
+def _load_average() -> str:
+    """The 1-minute load average, with a warning when other work shares the cores."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return "unknown"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    busy = load > 0.5 * (cores or 1)
+    return f"{load:.2f}" + (" (other processes are busy: expect noisy timings)" if busy else "")
+
+
 def machine_info() -> dict[str, str]:
     """Facts about the machine and the software, printed on top of the report."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -120,6 +132,7 @@ def machine_info() -> dict[str, str]:
         "packages": " ".join(f"{p}={_version(p)}" for p in _PACKAGES),
         "medvis tree": f"{REPO} @ {_git_revision()}",
         "medvis readers": _reader_modules(),
+        "load average": _load_average(),
     }
 
 
@@ -148,11 +161,12 @@ class Outcome:
     """The result of one benchmark, for the summary and the JSON file."""
 
     bench: Benchmark
-    status: str  # PASS, FAIL, N/A (reader not available), ERROR, SKIP
+    status: str  # PENDING, then PASS, FAIL, N/A (reader not available) or ERROR
     note: str = ""
     results: list[Measured] = field(default_factory=list)
     ratio: float | None = None
     checks: list[str] = field(default_factory=list)
+    noisy: bool = False
 
     def measured(self, role: str) -> Measured | None:
         """The result of the contender with ``role``, if it was timed."""
@@ -246,7 +260,7 @@ def run_benchmark(
 
     contenders = bench.contenders(inputs)
     medvis_c, peer_c = contenders[0], contenders[1]
-    outcome = Outcome(bench, "PASS")
+    outcome = Outcome(bench, "PENDING")
 
     # Untimed warm-up of every contender: also decides whether medvis can read this.
     peer_array: Any = None
@@ -294,14 +308,14 @@ def run_benchmark(
 
 def _print_table(results: Sequence[Measured]) -> None:
     width = max(len(m.contender.label) for m in results) + 8
-    print(f"  {'contender':<{width}} {'median':>9} {'min':>9} {'max':>9}  runs")
+    print(f"  {'contender':<{width}} {'median':>9} {'min':>9} {'max':>9} {'cpu':>9}  runs")
     for m in results:
         tag = {"medvis": "", "peer": " (peer)", "info": " (info)"}[m.contender.role]
         label = m.contender.label + tag
         if m.ok:
             print(
                 f"  {label:<{width}} {fmt_time(m.median):>9} {fmt_time(m.best):>9} "
-                f"{fmt_time(m.worst):>9}  {len(m.times)}"
+                f"{fmt_time(m.worst):>9} {fmt_time(m.cpu_median):>9}  {len(m.times)}"
             )
         else:
             print(f"  {label:<{width}} failed: {_short(m.error or 'no runs', 120)}")
@@ -327,10 +341,25 @@ def _judge(outcome: Outcome) -> None:
     outcome.ratio = mine.median / peer.median
     outcome.status = "PASS" if outcome.ratio <= target else "FAIL"
     rounds = paired_ratios(mine, peer)
+    others = {
+        "ratio of minimums": mine.best / peer.best,
+        "median per-round ratio": statistics.median(rounds),
+    }
     print(
-        f"  ratio medvis/peer (medians) = {outcome.ratio:.3f}, per round "
-        f"{min(rounds):.3f}..{max(rounds):.3f}; target <= {target:g}: {outcome.status}"
+        f"  ratio medvis/peer (medians) = {outcome.ratio:.3f}; of minimums "
+        f"{others['ratio of minimums']:.3f}; per round: median "
+        f"{others['median per-round ratio']:.3f}, range {min(rounds):.3f}..{max(rounds):.3f}"
     )
+    print(f"  target <= {target:g}: {outcome.status}")
+    disagree = [
+        name for name, value in others.items() if (value <= target) != (outcome.ratio <= target)
+    ]
+    if disagree:
+        outcome.noisy = True
+        print(
+            f"  NOISY: the {' and the '.join(disagree)} would give the other verdict; "
+            "re-run on a quieter machine or with more --repeats"
+        )
 
 
 # ------------------------------------------------------------------------ report
@@ -349,7 +378,8 @@ def print_summary(outcomes: Sequence[Outcome]) -> None:
         note = f": {_short(o.note, 90)}" if o.status in ("N/A", "ERROR") else ""
         target = f"<= {o.bench.target:g}"
         line = f"{o.bench.name:<14} {mine_t:>9} {peer_t:>9} {ratio:>7} {target:>8}"
-        print(f"{line}  {o.status}{note}")
+        status = f"{o.status} (noisy)" if o.noisy else o.status
+        print(f"{line}  {status}{note}")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("PASS", "FAIL", "N/A", "ERROR")}
     print("-" * len(header))
     print("  ".join(f"{k}: {v}" for k, v in counts.items()))
@@ -368,12 +398,14 @@ def write_json(path: Path, info: dict[str, str], outcomes: Sequence[Outcome], ar
                 "status": o.status,
                 "note": o.note,
                 "ratio": o.ratio,
+                "noisy": o.noisy,
                 "checks": o.checks,
                 "contenders": [
                     {
                         "label": m.contender.label,
                         "role": m.contender.role,
                         "times_s": m.times,
+                        "cpu_times_s": m.cpu_times,
                         "error": m.error,
                     }
                     for m in o.results
@@ -463,7 +495,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcomes.append(Outcome(bench, "ERROR", note=_short(f"crashed: {exc}")))
         gc.collect()
     print_summary(outcomes)
-    print(f"total time {time.perf_counter() - started:.0f} s")
+    print(
+        f"total time {time.perf_counter() - started:.0f} s; "
+        f"load average at the end: {_load_average()}"
+    )
     if args.json:
         write_json(args.json, info, outcomes, args)
         print(f"results written to {args.json}")
