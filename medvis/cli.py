@@ -12,7 +12,12 @@ from collections.abc import Sequence
 
 from medvis.errors import MedvisError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]
+
+#: Extra sub-commands, one module each, exposing ``add_parser(subparsers)`` (which sets
+#: ``func=run`` on its parser) and ``run(args) -> int``. Imported lazily, so a command's
+#: heavy dependencies (VTK rendering) load only when that command runs.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="make a synthetic chest phantom and show info/convert on it")
     demo.add_argument("--out", default="medvis-demo", help="output folder (default: medvis-demo)")
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
@@ -61,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_convert(args)
         if args.command == "demo":
             return _run_demo(args)
+        if getattr(args, "func", None) is not None:
+            return int(args.func(args))
     except MedvisError as exc:
         print(f"medvis: error: {exc}", file=sys.stderr)
         return 1
