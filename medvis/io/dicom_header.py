@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medvis.errors import TruncatedFileError
+from medvis.errors import HeaderError, TruncatedFileError
 
 __all__ = [
     "EXPLICIT_LE",
@@ -50,15 +51,12 @@ ITEM_END = 0xFFFEE00D
 SEQUENCE_END = 0xFFFEE0DD
 _LAST_WANTED_GROUP_END = 0x0028FFFF
 
-_LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-)
+_LONG_VRS = frozenset(vr.encode() for vr in "OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
 _ALL_VRS = _LONG_VRS | frozenset(
-    {
-        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
-        b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
-    }
-)  # fmt: skip
+    vr.encode() for vr in "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US".split()
+)
+#: VR -> size of an explicit VR element header (12 for VRs with a 4-byte length).
+_HEADER_SIZE = {vr: (12 if vr in _LONG_VRS else 8) for vr in _ALL_VRS}
 _EXPLICIT = struct.Struct("<HH2sH")
 _IMPLICIT = struct.Struct("<HHI")
 _UINT32 = struct.Struct("<I")
@@ -66,59 +64,34 @@ _TAG = struct.Struct("<HH")
 
 #: Top-level elements the reader needs: tag -> (keyword, VR used when the file is implicit).
 WANTED: dict[int, tuple[str, str]] = {
-    0x00020010: ("TransferSyntaxUID", "UI"),
-    0x00080005: ("SpecificCharacterSet", "CS"),
-    0x00080008: ("ImageType", "CS"),
-    0x00080016: ("SOPClassUID", "UI"),
-    0x00080018: ("SOPInstanceUID", "UI"),
-    0x00080020: ("StudyDate", "DA"),
-    0x00080021: ("SeriesDate", "DA"),
-    0x00080022: ("AcquisitionDate", "DA"),
-    0x00080023: ("ContentDate", "DA"),
-    0x00080030: ("StudyTime", "TM"),
-    0x00080050: ("AccessionNumber", "SH"),
-    0x00080060: ("Modality", "CS"),
-    0x00080070: ("Manufacturer", "LO"),
-    0x00080080: ("InstitutionName", "LO"),
-    0x00080081: ("InstitutionAddress", "ST"),
-    0x00080090: ("ReferringPhysicianName", "PN"),
-    0x00081010: ("StationName", "SH"),
-    0x0008103E: ("SeriesDescription", "LO"),
-    0x00081050: ("PerformingPhysicianName", "PN"),
-    0x00081070: ("OperatorsName", "PN"),
-    0x00100010: ("PatientName", "PN"),
-    0x00100020: ("PatientID", "LO"),
-    0x00100030: ("PatientBirthDate", "DA"),
-    0x00100040: ("PatientSex", "CS"),
-    0x00101000: ("OtherPatientIDs", "LO"),
-    0x00101010: ("PatientAge", "AS"),
-    0x00101040: ("PatientAddress", "LO"),
-    0x00180050: ("SliceThickness", "DS"),
-    0x00180088: ("SpacingBetweenSlices", "DS"),
-    0x00181000: ("DeviceSerialNumber", "LO"),
-    0x0020000E: ("SeriesInstanceUID", "UI"),
-    0x00200010: ("StudyID", "SH"),
-    0x00200012: ("AcquisitionNumber", "IS"),
-    0x00200013: ("InstanceNumber", "IS"),
-    0x00200032: ("ImagePositionPatient", "DS"),
-    0x00200037: ("ImageOrientationPatient", "DS"),
-    0x00280002: ("SamplesPerPixel", "US"),
-    0x00280004: ("PhotometricInterpretation", "CS"),
-    0x00280006: ("PlanarConfiguration", "US"),
-    0x00280008: ("NumberOfFrames", "IS"),
-    0x00280010: ("Rows", "US"),
-    0x00280011: ("Columns", "US"),
-    0x00280030: ("PixelSpacing", "DS"),
-    0x00280100: ("BitsAllocated", "US"),
-    0x00280101: ("BitsStored", "US"),
-    0x00280102: ("HighBit", "US"),
-    0x00280103: ("PixelRepresentation", "US"),
-    0x00281050: ("WindowCenter", "DS"),
-    0x00281051: ("WindowWidth", "DS"),
-    0x00281052: ("RescaleIntercept", "DS"),
-    0x00281053: ("RescaleSlope", "DS"),
-    0x00281054: ("RescaleType", "LO"),
-}
+    0x00020010: ("TransferSyntaxUID", "UI"), 0x00080005: ("SpecificCharacterSet", "CS"),
+    0x00080008: ("ImageType", "CS"), 0x00080016: ("SOPClassUID", "UI"),
+    0x00080018: ("SOPInstanceUID", "UI"), 0x00080020: ("StudyDate", "DA"),
+    0x00080021: ("SeriesDate", "DA"), 0x00080022: ("AcquisitionDate", "DA"),
+    0x00080023: ("ContentDate", "DA"), 0x00080030: ("StudyTime", "TM"),
+    0x00080050: ("AccessionNumber", "SH"), 0x00080060: ("Modality", "CS"),
+    0x00080070: ("Manufacturer", "LO"), 0x00080080: ("InstitutionName", "LO"),
+    0x00080081: ("InstitutionAddress", "ST"), 0x00080090: ("ReferringPhysicianName", "PN"),
+    0x00081010: ("StationName", "SH"), 0x0008103E: ("SeriesDescription", "LO"),
+    0x00081050: ("PerformingPhysicianName", "PN"), 0x00081070: ("OperatorsName", "PN"),
+    0x00100010: ("PatientName", "PN"), 0x00100020: ("PatientID", "LO"),
+    0x00100030: ("PatientBirthDate", "DA"), 0x00100040: ("PatientSex", "CS"),
+    0x00101000: ("OtherPatientIDs", "LO"), 0x00101010: ("PatientAge", "AS"),
+    0x00101040: ("PatientAddress", "LO"), 0x00180050: ("SliceThickness", "DS"),
+    0x00180088: ("SpacingBetweenSlices", "DS"), 0x00181000: ("DeviceSerialNumber", "LO"),
+    0x0020000E: ("SeriesInstanceUID", "UI"), 0x00200010: ("StudyID", "SH"),
+    0x00200012: ("AcquisitionNumber", "IS"), 0x00200013: ("InstanceNumber", "IS"),
+    0x00200032: ("ImagePositionPatient", "DS"), 0x00200037: ("ImageOrientationPatient", "DS"),
+    0x00280002: ("SamplesPerPixel", "US"), 0x00280004: ("PhotometricInterpretation", "CS"),
+    0x00280006: ("PlanarConfiguration", "US"), 0x00280008: ("NumberOfFrames", "IS"),
+    0x00280010: ("Rows", "US"), 0x00280011: ("Columns", "US"),
+    0x00280030: ("PixelSpacing", "DS"), 0x00280100: ("BitsAllocated", "US"),
+    0x00280101: ("BitsStored", "US"), 0x00280102: ("HighBit", "US"),
+    0x00280103: ("PixelRepresentation", "US"), 0x00281050: ("WindowCenter", "DS"),
+    0x00281051: ("WindowWidth", "DS"), 0x00281052: ("RescaleIntercept", "DS"),
+    0x00281053: ("RescaleSlope", "DS"), 0x00281054: ("RescaleType", "LO"),
+}  # fmt: skip
+_TAG_OF = {keyword: tag for tag, (keyword, _) in WANTED.items()}
 _TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT", "UC", "UT"})
 
 
@@ -134,13 +107,19 @@ class NotDicom(Exception):
 class Header:
     """The values of one file the reader needs, plus where its pixel data lies.
 
+    Values are decoded on first use: a series of hundreds of files needs only the
+    geometry and pixel-format values of most of them.
+
     Attributes
     ----------
     path : Path
         The file.
+    raw : dict
+        Tag -> (value bytes, VR bytes from the file, empty when implicit) of each element
+        of :data:`WANTED` present at the top level, not yet decoded.
     values : dict
-        Keyword -> decoded value (str, int, float or list of them) for each element
-        of :data:`WANTED` present at the top level.
+        Keyword -> decoded value (str, int, float or list of them); filled from ``raw``
+        by :meth:`get` (or directly, for headers read with pydicom).
     transfer_syntax : str
         Transfer syntax UID ("" when the file has no file meta and it was guessed).
     pixel_offset : int or None
@@ -152,19 +131,42 @@ class Header:
         Size of the file in bytes.
     walked : bool
         True when this header came from the fast walker (False: from pydicom).
+    shape : tuple of int or None
+        Pixel format, cached by :func:`medvis.io.dicom_series.shape_key`.
     """
 
     path: Path
+    raw: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     transfer_syntax: str = ""
     pixel_offset: int | None = None
     pixel_length: int | None = None
     file_size: int = 0
     walked: bool = True
+    shape: tuple[int, ...] | None = None
 
     def get(self, keyword: str, default: Any = None) -> Any:
-        """The value of ``keyword`` or ``default``."""
-        value = self.values.get(keyword)
+        """The decoded value of ``keyword``, or ``default`` when absent or empty.
+
+        Raises
+        ------
+        HeaderError
+            The element's bytes do not decode as its VR says.
+        """
+        if keyword in self.values:
+            value = self.values[keyword]
+        elif _TAG_OF.get(keyword) in self.raw:
+            data, file_vr = self.raw[_TAG_OF[keyword]]
+            vr = WANTED[_TAG_OF[keyword]][1] if file_vr in (b"", b"UN") else file_vr.decode()
+            try:
+                value = _decode(data, vr)
+            except (ValueError, struct.error) as exc:
+                raise HeaderError(self.path, f"cannot decode {keyword} ({vr}): {exc}") from None
+            if isinstance(value, bytes):
+                value = decode_text(value, self.get("SpecificCharacterSet"))
+            self.values[keyword] = value
+        else:
+            return default
         return default if value is None or value == "" else value
 
     @property
@@ -210,7 +212,7 @@ def looks_like_dicom(head: bytes) -> bool:
     """True when ``head`` has the DICM magic or starts like a little-endian dataset.
 
     The second case is a file without the 128-byte preamble: its first element must be
-    in group 0x0002 or 0x0008 with an even element number and a sane length.
+    in group 0x0002 or 0x0008 with a valid VR (explicit) or a short even length (implicit).
     """
     if head[128:132] == b"DICM":
         return True
@@ -275,15 +277,16 @@ def _read_meta(src: _Source, header: Header, require_magic: bool) -> tuple[int, 
         pos = 0
         if data[:2] != b"\x02\x00":
             return pos, guess
-    values = header.values
+    ts = ""
     while True:
         data = src.need(pos + 8, "the file meta information")
         group, element, vr, length = _EXPLICIT.unpack_from(data, pos)
         if group != 0x0002:
             break
-        if vr not in _ALL_VRS:
+        size = _HEADER_SIZE.get(vr)
+        if size is None:
             raise NotWalkable("file meta information is not explicit VR")
-        if vr in _LONG_VRS:
+        if size == 12:
             data = src.need(pos + 12, "the file meta information")
             length = _UINT32.unpack_from(data, pos + 8)[0]
             pos += 12
@@ -293,9 +296,9 @@ def _read_meta(src: _Source, header: Header, require_magic: bool) -> tuple[int, 
             raise NotWalkable("undefined length in the file meta information")
         data = src.need(pos + length, f"file meta element (0002,{element:04X})")
         if element == 0x0010:
-            values["TransferSyntaxUID"] = _text(data[pos : pos + length])
+            ts = _text(data[pos : pos + length])
+            header.values["TransferSyntaxUID"] = ts
         pos += length
-    ts = values.get("TransferSyntaxUID", "")
     header.transfer_syntax = ts
     if ts in (EXPLICIT_BE, DEFLATED_LE, DEFLATED_IMAGE):
         raise NotWalkable(f"transfer syntax {ts} is not little endian uncompressed")
@@ -306,82 +309,85 @@ def _read_meta(src: _Source, header: Header, require_magic: bool) -> tuple[int, 
 
 
 def _walk_dataset(src: _Source, pos: int, explicit: bool, header: Header) -> None:
-    """Walk top-level elements from ``pos``; record wanted values and the pixel data place."""
-    raw: dict[int, tuple[bytes, str]] = {}
+    """Walk top-level elements from ``pos``; keep wanted values and the pixel data place.
+
+    This loop runs for every element of every file of a series, so it is written flat:
+    one unpack per element, one dict lookup for the element header size, and the rare
+    cases (groups past 0028, undefined lengths, reading more) behind single tests.
+    """
+    raw = header.raw
+    wanted = WANTED
+    header_size = _HEADER_SIZE
     data = src.data
-    if pos + 6 <= len(data) and explicit != (data[pos + 4 : pos + 6] in _ALL_VRS):
+    n = len(data)
+    if pos + 6 <= n and explicit != (data[pos + 4 : pos + 6] in header_size):
         explicit = not explicit  # the file lies about its VR encoding (pydicom also tolerates it)
     checked_tail = False
     while True:
-        if pos + 12 > len(data):
+        if pos + 12 > n:
             if pos >= src.size:
-                break  # no pixel data in this file
+                return  # no pixel data in this file
             data = src.need(min(pos + 12, src.size), "an element header")
-            if pos + 8 > len(data):
+            n = len(data)
+            if pos + 8 > n:
                 raise TruncatedFileError(src.path, "the file ends inside an element header")
         if explicit:
-            group, element, vr_bytes, length = _EXPLICIT.unpack_from(data, pos)
-            if vr_bytes in _LONG_VRS:
-                if pos + 12 > len(data):
+            group, element, vr, length = _EXPLICIT.unpack_from(data, pos)
+            size = header_size.get(vr)
+            if size == 12:
+                if pos + 12 > n:
                     raise TruncatedFileError(src.path, "the file ends inside an element header")
                 length = _UINT32.unpack_from(data, pos + 8)[0]
-                start = pos + 12
-            elif vr_bytes in _ALL_VRS:
-                start = pos + 8
-            else:
-                raise NotWalkable(f"invalid VR {vr_bytes!r} at byte {pos}")
+            elif size is None:
+                raise NotWalkable(f"invalid VR {vr!r} at byte {pos}")
         else:
             group, element, length = _IMPLICIT.unpack_from(data, pos)
-            vr_bytes = b""
-            start = pos + 8
+            vr = b""
+            size = 8
         tag = (group << 16) | element
-        if tag == PIXEL_DATA:
-            header.pixel_offset = start
-            header.pixel_length = length
-            break
-        if tag > PIXEL_DATA:
-            break  # elements past pixel data: this file has none
-        if tag > _LAST_WANTED_GROUP_END and not checked_tail:
-            checked_tail = True
-            if _pixel_data_at_tail(src, raw, explicit, header):
-                break
+        start = pos + size
+        if tag > _LAST_WANTED_GROUP_END:
+            if tag >= PIXEL_DATA:
+                if tag == PIXEL_DATA:
+                    header.pixel_offset = start
+                    header.pixel_length = length
+                return  # past pixel data: this file has none
+            if not checked_tail:
+                checked_tail = True
+                if _pixel_data_at_tail(src, explicit, header):
+                    return
         if length == UNDEFINED:
-            if vr_bytes not in (b"SQ", b"UN", b""):
+            if vr not in (b"SQ", b"UN", b""):
                 raise NotWalkable(f"undefined length on element ({group:04X},{element:04X})")
-            pos = _skip_sequence(src, start, explicit and vr_bytes != b"UN")
+            pos = _skip_sequence(src, start, explicit and vr != b"UN")
             data = src.data
+            n = len(data)
             continue
-        end = start + length
-        if tag in WANTED:
-            data = src.need(end, f"element ({group:04X},{element:04X})")
-            raw[tag] = (data[start:end], vr_bytes.decode("ascii") if vr_bytes else "")
-        pos = end
-    _decode_values(raw, header.values)
+        pos = start + length
+        if tag in wanted:
+            if pos > n:
+                data = src.need(pos, f"element ({group:04X},{element:04X})")
+                n = len(data)
+            raw[tag] = (data[start:pos], vr)
 
 
-def _pixel_data_at_tail(
-    src: _Source, raw: dict[int, tuple[bytes, str]], explicit: bool, header: Header
-) -> bool:
+def _pixel_data_at_tail(src: _Source, explicit: bool, header: Header) -> bool:
     """Find (7FE0,0010) as the last element of the file without walking private groups.
 
     Most files end with the pixel data. When the element header that the image size
     predicts sits exactly at ``file_size - pixel_bytes`` (tag, VR and length all match),
     the walk can stop here.
     """
-    values: dict[str, Any] = {}
-    keys = {0x00280010, 0x00280011, 0x00280100, 0x00280002, 0x00280008}
-    _decode_values({t: raw[t] for t in keys if t in raw}, values)
     try:
-        frames = int(values.get("NumberOfFrames") or 1)
         expected = (
-            int(values["Rows"])
-            * int(values["Columns"])
-            * int(values.get("SamplesPerPixel") or 1)
-            * frames
-            * int(values["BitsAllocated"])
+            int(header.get("Rows"))
+            * int(header.get("Columns"))
+            * int(header.get("SamplesPerPixel", 1))
+            * int(header.get("NumberOfFrames", 1))
+            * int(header.get("BitsAllocated"))
             // 8
         )
-    except (KeyError, TypeError, ValueError):
+    except (TypeError, ValueError, HeaderError):
         return False
     expected += expected % 2
     head_size = 12 if explicit else 8
@@ -450,21 +456,6 @@ def _skip_item(src: _Source, pos: int, explicit: bool) -> int:
             pos += length
 
 
-def _decode_values(raw: dict[int, tuple[bytes, str]], out: dict[str, Any]) -> None:
-    """Decode the raw bytes of wanted elements into Python values."""
-    for tag, (value, file_vr) in raw.items():
-        keyword, dict_vr = WANTED[tag]
-        vr = file_vr if file_vr and file_vr != "UN" else dict_vr
-        try:
-            out[keyword] = _decode(value, vr)
-        except (ValueError, struct.error, UnicodeDecodeError) as exc:
-            raise NotWalkable(f"cannot decode {keyword}: {exc}") from None
-    charset = out.get("SpecificCharacterSet")
-    for keyword, value in out.items():
-        if isinstance(value, bytes):
-            out[keyword] = decode_text(value, charset)
-
-
 def decode_text(value: bytes, charset: str | list[str] | None) -> str | list[str]:
     """Decode a text element (LO, PN, ...) with the file's Specific Character Set."""
     names = [charset] if isinstance(charset, str) else list(charset or [])
@@ -475,7 +466,9 @@ def decode_text(value: bytes, charset: str | list[str] | None) -> str | list[str
     else:  # other and code-extension character sets: let pydicom do it
         from pydicom.charset import decode_bytes
 
-        text = decode_bytes(value, names, set())
+        with warnings.catch_warnings():  # unknown charsets: pydicom falls back to latin-1
+            warnings.simplefilter("ignore")
+            text = decode_bytes(value, names, set())
     text = text.strip(" \x00")
     if "\\" in text:
         return [part.strip() for part in text.split("\\")]
@@ -494,6 +487,8 @@ def _decode(value: bytes, vr: str) -> Any:
         return value  # decoded later with the file's character set (only for metadata)
     text = _text(value)
     if vr in ("DS", "IS"):
+        if "\\" not in text:
+            return (float(text) if vr == "DS" else int(float(text))) if text else None
         parts = [p.strip() for p in text.split("\\")]
         numbers = [float(p) if vr == "DS" else int(float(p)) for p in parts if p]
         if not numbers:

@@ -1,4 +1,4 @@
-"""DICOM series logic that needs no file access: grouping, slice order, geometry, rescale.
+"""DICOM series logic: grouping, slice order, geometry, rescale, metadata, pydicom bridge.
 
 Geometry follows the DICOM standard (PS3.3 C.7.6.2.1.1), the way vtk-dicom does it:
 the first three values of *Image Orientation (Patient)* are the direction of a row
@@ -10,8 +10,10 @@ for that. The slice step comes from the positions.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,28 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from medvis.errors import (
+    CorruptFileError,
+    DecoderMissingError,
+    HeaderError,
+    MedvisError,
+    TruncatedFileError,
+    UnsupportedFormatError,
+)
+from medvis.io.dicom_header import Header
+
 __all__ = [
     "SliceInfo",
     "StackGeometry",
-    "apply_rescale",
-    "choose_series",
+    "pick_series",
+    "shape_key",
+    "header_from_dataset",
+    "check_decoder",
+    "pydicom_errors",
     "correct_unused_bits",
     "dominant_shape",
     "plan_dtype",
+    "rescale_slice",
     "series_metadata",
     "stack_geometry",
     "stored_dtype",
@@ -102,30 +118,66 @@ class StackGeometry:
     warnings: list[str]
 
 
-def choose_series(
-    groups: dict[str, list[Any]], series: str | None, describe: dict[str, str]
-) -> tuple[str, list[str]]:
-    """Pick one series UID among ``groups`` (UID -> files).
+def pick_series(
+    source: Path, headers: list[Any], series: str | None, warnings: list[str]
+) -> list[Any]:
+    """The headers of one series: ``series`` (a UID) when given, else the largest one.
 
-    Returns the chosen UID and warnings naming the others. ``series`` wins when given;
-    otherwise the series with the most files. Raises KeyError for an unknown ``series``.
+    The other series are named in ``warnings``.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        ``series`` is not among the series found.
     """
+    groups: dict[str, list[Any]] = {}
+    for header in headers:
+        groups.setdefault(str(header.get("SeriesInstanceUID", "")), []).append(header)
+    describe = {uid: str(group[0].get("SeriesDescription", "")) for uid, group in groups.items()}
     if series is not None:
         if series not in groups:
-            raise KeyError(series)
+            raise UnsupportedFormatError(
+                source, f"no series {series!r} here; series present: {', '.join(sorted(groups))}"
+            )
         chosen = series
     else:
         chosen = max(groups, key=lambda uid: (len(groups[uid]), uid))
     others = [uid for uid in groups if uid != chosen]
-    if not others:
-        return chosen, []
-    listed = "; ".join(
-        f"{uid} ({len(groups[uid])} files, {describe.get(uid, '')!r})" for uid in others
-    )
-    return chosen, [
-        f"the folder holds {len(groups)} series; read {chosen} ({len(groups[chosen])} files, "
-        f"{describe.get(chosen, '')!r}) and ignored {listed}; pass series=UID to choose another"
-    ]
+    if others:
+        listed = "; ".join(f"{uid} ({len(groups[uid])} files, {describe[uid]!r})" for uid in others)
+        warnings.append(
+            f"the folder holds {len(groups)} series; read {chosen} ({len(groups[chosen])} "
+            f"files, {describe[chosen]!r}) and ignored {listed}; pass series=UID to choose another"
+        )
+    return groups[chosen]
+
+
+def shape_key(header: Any) -> tuple[int, ...]:
+    """(Rows, Columns, SamplesPerPixel, BitsAllocated, BitsStored, PixelRepresentation).
+
+    Raises
+    ------
+    HeaderError
+        A value is missing or impossible.
+    """
+    if header.shape is not None:
+        return header.shape
+    values = []
+    for keyword in ("Rows", "Columns"):
+        value = header.get(keyword)
+        if not isinstance(value, int) or value <= 0:
+            raise HeaderError(header.path, f"{keyword} is missing or invalid ({value!r})")
+        values.append(value)
+    bits = header.get("BitsAllocated")
+    if not isinstance(bits, int) or bits not in (1, 8, 16, 32, 64):
+        raise HeaderError(header.path, f"Bits Allocated is missing or unsupported ({bits!r})")
+    stored = header.get("BitsStored", bits)
+    if not isinstance(stored, int) or not 0 < stored <= bits:
+        raise HeaderError(header.path, f"Bits Stored {stored!r} does not fit Bits Allocated {bits}")
+    samples = header.get("SamplesPerPixel", 1)
+    representation = header.get("PixelRepresentation", 0)
+    header.shape = (*values, int(samples), bits, stored, int(representation))
+    return header.shape
 
 
 def dominant_shape(slices: list[SliceInfo], key: Any) -> tuple[list[SliceInfo], list[str]]:
@@ -142,12 +194,18 @@ def dominant_shape(slices: list[SliceInfo], key: Any) -> tuple[list[SliceInfo], 
 
 
 def _orientation_axes(iop: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    """Row, column and normal unit vectors of an *Image Orientation (Patient)*.
+
+    Cosines written with a few decimals are not exactly orthogonal. Like ITK (hence
+    SimpleITK, Slicer and dcmqi) the column cosine and the normal are kept and the row
+    is re-derived as ``column x normal``, a change of about 1e-5 for 6-decimal values.
+    """
     row = np.asarray(iop[:3], float)
     col = np.asarray(iop[3:6], float)
-    row = row / np.linalg.norm(row)
     col = col / np.linalg.norm(col)
     normal = np.cross(row, col)
-    return row, col, normal / np.linalg.norm(normal)
+    normal = normal / np.linalg.norm(normal)
+    return np.cross(col, normal), col, normal
 
 
 def _valid_orientation(iop: NDArray[np.float64] | None) -> bool:
@@ -191,6 +249,14 @@ def stack_geometry(
         return _no_geometry(slices, di, dj, step, warnings)
     assert iop is not None
     row, col, normal = _orientation_axes(iop)
+    skew = abs(float(np.dot(iop[:3], iop[3:]))) / float(
+        np.linalg.norm(iop[:3]) * np.linalg.norm(iop[3:])
+    )
+    if skew > 1e-4:
+        warnings.append(
+            f"Image Orientation (Patient) row and column are not orthogonal (cosine {skew:.2g}); "
+            "the row direction was re-derived from the column and the normal"
+        )
     pos = np.array(positions, float)
     depth = pos @ normal
     order = sorted(range(len(slices)), key=lambda n: (depth[n], slices[n].instance, n))
@@ -299,26 +365,31 @@ def plan_dtype(
     signed: bool,
     slopes: Sequence[float],
     intercepts: Sequence[float],
-) -> np.dtype[Any]:
-    """The output type after rescale.
+) -> tuple[np.dtype[Any], bool]:
+    """The output type after rescale, and whether the stored buffer can hold it in place.
 
     No rescale (all slopes 1, intercepts 0) keeps the stored type, as pydicom's
     ``pixel_array`` gives it. Integer rescale (slopes 1, integer intercepts) gives int16
     when every possible rescaled value of *Bits Stored* fits, else int32. Anything else
-    (a real slope, a fractional intercept) gives float32.
+    (a real slope, a fractional intercept) gives float32. In place means the output has
+    the stored item size and every stored value keeps its meaning when viewed as it
+    (e.g. 12-bit unsigned data viewed as int16).
     """
     identity = all(s == 1 for s in slopes) and all(i == 0 for i in intercepts)
     if identity or raw.kind not in "iu":
-        return raw
+        return raw, True
+    low, high = _stored_range(bits_stored, signed)
+    out: np.dtype[Any] = np.dtype(np.float32)
     if all(s == 1 for s in slopes) and all(float(i).is_integer() for i in intercepts):
-        low, high = _stored_range(bits_stored, signed)
-        lo = low + min(intercepts)
-        hi = high + max(intercepts)
-        for candidate in (np.int16, np.int32):
+        for candidate in (np.dtype(np.int16), np.dtype(np.int32)):
             info = np.iinfo(candidate)
-            if info.min <= lo and hi <= info.max:
-                return np.dtype(candidate)
-    return np.dtype(np.float32)
+            if info.min <= low + min(intercepts) and high + max(intercepts) <= info.max:
+                out = candidate
+                break
+    if out.kind != "i" or out.itemsize != raw.itemsize:
+        return out, False
+    info = np.iinfo(out)
+    return out, bool(info.min <= low and high <= info.max)
 
 
 def correct_unused_bits(raw: NDArray[Any], bits_allocated: int, bits_stored: int) -> None:
@@ -326,59 +397,33 @@ def correct_unused_bits(raw: NDArray[Any], bits_allocated: int, bits_stored: int
 
     This is what pydicom 3's ``pixel_array`` does for native data (``correct_unused_bits``):
     a left then arithmetic right shift by ``bits_allocated - bits_stored`` (High Bit is
-    assumed to be ``bits_stored - 1``).
+    assumed to be ``bits_stored - 1``). For unsigned data one mask does the same.
     """
     shift = bits_allocated - bits_stored
-    if shift > 0 and raw.dtype.kind in "iu":
+    if shift <= 0 or raw.dtype.kind not in "iu":
+        return
+    if raw.dtype.kind == "u":
+        np.bitwise_and(raw, raw.dtype.type((1 << bits_stored) - 1), out=raw)
+    else:
         np.left_shift(raw, shift, out=raw)
         np.right_shift(raw, shift, out=raw)
 
 
-def apply_rescale(
-    raw: NDArray[Any],
-    slopes: Sequence[float],
-    intercepts: Sequence[float],
-    out_dtype: np.dtype[Any],
-    bits_stored: int,
-) -> NDArray[Any]:
-    """Apply per-slice rescale to ``raw`` (first axis: slices), reusing its memory if possible.
+def rescale_slice(raw: NDArray[Any], out: NDArray[Any], slope: float, intercept: float) -> None:
+    """Write ``raw * slope + intercept`` into ``out`` (which may share ``raw``'s memory).
 
-    Parameters
-    ----------
-    raw : ndarray
-        Stored values, bits above *Bits Stored* already corrected; may be modified.
-    slopes, intercepts : sequence of float
-        One per entry of the first axis.
-    out_dtype : numpy dtype
-        From :func:`plan_dtype`.
-    bits_stored : int
-        Used to know whether stored values fit ``out_dtype`` (then the buffer is reused).
+    ``out.dtype`` comes from :func:`plan_dtype`: the stored type (nothing to do), an
+    integer type (exact integer addition) or float32 (computed in float64, rounded once).
     """
-    if out_dtype == raw.dtype:
-        if not (all(s == 1 for s in slopes) and all(i == 0 for i in intercepts)):
-            raise ValueError("a rescale cannot keep the stored type")
-        return raw
-    if out_dtype.kind == "i":
-        low, high = _stored_range(bits_stored, raw.dtype.kind == "i")
-        info = np.iinfo(out_dtype)
-        fits = info.min <= low and high <= info.max
-        if fits and out_dtype.itemsize == raw.dtype.itemsize:
-            out = raw.view(out_dtype)
-        else:
-            out = raw.astype(out_dtype)
-        uniform = len(set(intercepts)) == 1
-        if uniform:
-            if intercepts[0]:
-                out += out_dtype.type(int(intercepts[0]))
-        else:
-            for n, value in enumerate(intercepts):
-                out[n] += out_dtype.type(int(value))
-        return out
-    out = np.empty(raw.shape, out_dtype)
-    for n in range(raw.shape[0]):
-        # float64 arithmetic per slice, then one rounding to the output type
-        out[n] = raw[n] * float(slopes[n]) + float(intercepts[n])
-    return out
+    if out.dtype.kind in "iu":
+        if out.dtype == raw.dtype and np.shares_memory(out, raw):
+            if intercept:
+                out += out.dtype.type(int(intercept))
+            return
+        source = raw.view(out.dtype) if np.shares_memory(out, raw) else raw
+        np.add(source, out.dtype.type(int(intercept)), out=out, casting="unsafe")
+        return
+    out[...] = raw * float(slope) + float(intercept)
 
 
 # ------------------------------------------------------------ building slices
@@ -444,13 +489,20 @@ def plain_value(value: Any) -> Any:
     return str(value)
 
 
-def header_values_from_dataset(ds: Any, keywords: Sequence[str]) -> dict[str, Any]:
-    """Plain values of ``keywords`` present in a pydicom dataset (top level only)."""
-    values: dict[str, Any] = {}
-    for keyword in keywords:
-        if keyword in ds:
-            values[keyword] = plain_value(ds[keyword].value)
-    return values
+def header_from_dataset(path: Path, ds: Any, keywords: Sequence[str]) -> Header:
+    """A :class:`Header` from a pydicom dataset (files the fast walker cannot read)."""
+    values = {kw: plain_value(ds[kw].value) for kw in keywords if kw in ds}
+    meta = getattr(ds, "file_meta", None)
+    values["TransferSyntaxUID"] = str(meta.get("TransferSyntaxUID", "")) if meta else ""
+    pixel = ds.get_item("PixelData") if "PixelData" in ds else None
+    return Header(
+        path=path,
+        values=values,
+        transfer_syntax=values["TransferSyntaxUID"],
+        pixel_offset=None if pixel is None else (getattr(pixel, "value_tell", None) or 0),
+        pixel_length=None if pixel is None else getattr(pixel, "length", None),
+        walked=False,
+    )
 
 
 def _group_value(ds: Any, frame: int, sequence: str, keyword: str) -> Any:
@@ -481,7 +533,7 @@ def frames_from_dataset(ds: Any, header: Any) -> tuple[list[SliceInfo], list[str
     base = slice_from_header(header)
     enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     offsets = (
-        _floats(plain_value(ds.get("GridFrameOffsetVector").value))
+        _floats(plain_value(ds["GridFrameOffsetVector"].value))
         if "GridFrameOffsetVector" in ds
         else None
     )
@@ -531,6 +583,80 @@ def _offset_position(
         )
         return base.position + n * base.step * normal
     return None
+
+
+# ------------------------------------------------------------------ pydicom bridge
+#: Package to install for each family of compressed transfer syntaxes.
+_DECODER_PACKAGES = {
+    "1.2.840.10008.1.2.4.5": "pylibjpeg-libjpeg",  # JPEG baseline, extended, lossless
+    "1.2.840.10008.1.2.4.70": "pylibjpeg-libjpeg",  # JPEG lossless SV1
+    "1.2.840.10008.1.2.4.8": "pylibjpeg-libjpeg",  # JPEG-LS
+    "1.2.840.10008.1.2.4.9": "pylibjpeg-openjpeg",  # JPEG 2000
+    "1.2.840.10008.1.2.4.20": "pylibjpeg-openjpeg",  # HTJ2K
+    "1.2.840.10008.1.2.5": "pylibjpeg-rle",
+}
+
+
+def check_decoder(path: Path, dataset: Any) -> None:
+    """Raise DecoderMissingError when compressed pixel data has no installed decoder."""
+    meta = getattr(dataset, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if uid is None or not uid.is_compressed:
+        return
+    from pydicom.pixels import get_decoder
+
+    try:
+        available = get_decoder(uid).is_available
+    except NotImplementedError:
+        available = False
+    if not available:
+        package = next(
+            (p for prefix, p in _DECODER_PACKAGES.items() if str(uid).startswith(prefix)), None
+        )
+        remedy = (
+            f"install {package} (pip install pylibjpeg {package})"
+            if package
+            else "no decoder package for it is known to medvis"
+        )
+        raise DecoderMissingError(
+            path,
+            f"pixel data is compressed as {uid.name} ({uid}) and no decoder is installed; {remedy}",
+        )
+
+
+@contextlib.contextmanager
+def pydicom_errors(path: Path, notes: list[str] | None = None) -> Iterator[None]:
+    """Turn whatever pydicom raises into a typed medvis error naming ``path``.
+
+    Warnings pydicom emits are collected into ``notes`` (the volume's warnings), never
+    printed or dropped silently.
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for item in caught:
+            note = f"{path.name}: pydicom: {item.message}"
+            if notes is not None and note not in notes:
+                notes.append(note)
+    except MedvisError:
+        raise
+    except EOFError as exc:
+        raise TruncatedFileError(path, f"the file ends early ({exc})") from None
+    except (RuntimeError, NotImplementedError) as exc:
+        text = str(exc)
+        if "missing dependencies" in text:
+            raise DecoderMissingError(
+                path, f"{text}; install pylibjpeg with pylibjpeg-libjpeg and pylibjpeg-openjpeg"
+            ) from None
+        raise CorruptFileError(path, f"the pixel data cannot be decoded: {text}") from None
+    except Exception as exc:
+        text = str(exc)
+        if "length" in text and ("shorter" in text or "doesn't match" in text or "truncat" in text):
+            raise TruncatedFileError(path, f"pixel data is truncated ({text})") from None
+        raise CorruptFileError(
+            path, f"pydicom cannot read it: {type(exc).__name__}: {text}"
+        ) from None
 
 
 # ------------------------------------------------------------------ metadata
@@ -585,9 +711,8 @@ def series_metadata(
     """Plain, JSON-serialisable header facts of the series (PHI keys from medvis.phi)."""
     header = ordered[0].header
     modality = header.get("Modality")
-    has_rescale = any(
-        s.header.get("RescaleSlope") is not None or s.header.get("RescaleIntercept") is not None
-        for s in ordered
+    has_rescale = any(s.slope != 1 or s.intercept != 0 for s in ordered) or any(
+        header.get(keyword) is not None for keyword in ("RescaleSlope", "RescaleIntercept")
     )
     rescale_type = header.get("RescaleType") or ("HU" if modality == "CT" and has_rescale else None)
     meta: dict[str, Any] = {
