@@ -72,14 +72,7 @@ _WRITER_MODULES = ("medvis.io.nifti", "medvis.io.nrrd", "medvis.io.metaimage", "
 
 
 def _modules(names: tuple[str, ...]) -> list[Any]:
-    found = []
-    for name in names:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:  # TEMPORARY while readers land
-            if exc.name != name:
-                raise
-    return found
+    return [importlib.import_module(name) for name in names]
 
 
 def readers() -> list[Reader]:
