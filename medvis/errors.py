@@ -45,9 +45,10 @@ class MedvisError(Exception):
     """
 
     def __init__(self, path: str | os.PathLike[str] | None, reason: str) -> None:
-        self.path = None if path is None else Path(path)
-        self.reason = reason
         super().__init__(_describe(path, reason))
+        # Set after the builtin's __init__ (ImportError.__init__ resets ``path``).
+        self.path: Path | None = None if path is None else Path(path)  # type: ignore[assignment]
+        self.reason = reason
 
     def __reduce__(self):  # keep pickling (multiprocessing) working
         return (type(self), (self.path, self.reason))

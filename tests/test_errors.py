@@ -245,3 +245,15 @@ def test_copy_of_shared_file_unchanged(tmp_path: Path) -> None:
     shutil.copy(source, copy)
     medvis.load(copy)
     assert copy.read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [getattr(errors, name) for name in errors.__all__ if name != "MedvisError"],
+)
+def test_every_error_keeps_path_and_reason(cls: type[errors.MedvisError]) -> None:
+    exc = cls(Path("/data/scan.dcm"), "the reason")
+    assert exc.path == Path("/data/scan.dcm")
+    assert exc.reason == "the reason"
+    assert str(exc) == "/data/scan.dcm: the reason"
+    assert isinstance(exc, errors.MedvisError)
