@@ -17,7 +17,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 #: Extra sub-commands, one module each, exposing ``add_parser(subparsers)`` (which sets
 #: ``func=run`` on its parser) and ``run(args) -> int``. Imported lazily, so a command's
 #: heavy dependencies (VTK rendering) load only when that command runs.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("medvis.cli_render",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--series", help="DICOM SeriesInstanceUID to pick in a folder")
     convert.add_argument("--frame", type=int, help="write one frame of 4-D data")
 
-    demo = sub.add_parser("demo", help="make a synthetic chest phantom and show info/convert on it")
+    demo = sub.add_parser(
+        "demo", help="make a synthetic chest phantom, show info/convert on it, render it to PNGs"
+    )
     demo.add_argument("--out", default="medvis-demo", help="output folder (default: medvis-demo)")
 
     import importlib
@@ -135,4 +137,18 @@ def _run_demo(args: argparse.Namespace) -> int:
         back = medvis.load(target)
         same = bool((back.array == phantom.array).all())
         print(f"\nconverted to {target}: voxels identical: {same}, axis codes {back.axis_codes}")
+    # Pictures, offscreen (imports VTK's rendering only here).
+    from medvis.render import render_slices, render_volume, save_png
+
+    for preset in ("CT-Bone", "CT-MIP"):
+        picture = out / f"chest-phantom-{preset.lower()}.png"
+        save_png(
+            render_volume(phantom, preset=preset, camera="anterior", size=(512, 512)),
+            picture,
+            force=True,
+        )
+        print(f"\nrendered {picture}: volume rendering, preset {preset}, anterior view")
+    montage = out / "chest-phantom-lung-window.png"
+    save_png(render_slices(phantom, window="lung", panel_size=(320, 320)), montage, force=True)
+    print(f"rendered {montage}: axial, coronal and sagittal planes, lung window W1500/L-600")
     return 0

@@ -1,0 +1,118 @@
+"""Offscreen render windows, frame capture, and VTK errors turned into exceptions."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from vtkmodules.util import numpy_support
+
+# Registers the OpenGL implementations of the rendering classes (object factories).
+import vtkmodules.vtkRenderingOpenGL2  # isort: skip
+import vtkmodules.vtkRenderingVolumeOpenGL2  # isort: skip
+import vtkmodules.vtkRenderingFreeType  # noqa: F401  # isort: skip
+from vtkmodules.vtkCommonCore import vtkCommand, vtkSMPTools
+from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkWindowToImageFilter
+
+from medvis.errors import MedvisError
+
+__all__ = ["RenderError", "ErrorCatcher", "new_window", "capture", "is_software_gl"]
+
+_SMP_SET = False
+
+
+class RenderError(MedvisError, RuntimeError):
+    """VTK reported an error while building or drawing a picture."""
+
+
+class ErrorCatcher:
+    """Collects VTK ``ErrorEvent`` messages of the objects it watches; :meth:`check` raises."""
+
+    #: Tells VTK's Python command to pass the message (VTK_STRING) as ``calldata``.
+    CallDataType = 13
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, caller: Any, event: str, calldata: Any = None) -> None:
+        self.messages.append(str(calldata) if calldata is not None else f"{event} in {caller}")
+
+    def watch(self, *objects: Any) -> None:
+        for obj in objects:
+            tag = obj.AddObserver(vtkCommand.ErrorEvent, self)
+            del tag
+
+    def check(self, what: str) -> None:
+        if self.messages:
+            text = "; ".join(m.strip() for m in self.messages)
+            self.messages.clear()
+            raise RenderError(None, f"{what}: VTK reported: {text}")
+
+
+def _use_std_threads() -> None:
+    # vtkSMPTools' STDThread backend uses every core for the CPU parts (gradients,
+    # software ray casting); the default "Sequential" of some builds uses one.
+    global _SMP_SET
+    if not _SMP_SET:
+        if vtkSMPTools.GetBackend() != "STDThread":
+            vtkSMPTools.SetBackend("STDThread")
+        _SMP_SET = True
+
+
+def new_window(width: int, height: int) -> vtkRenderWindow:
+    """An offscreen render window of ``width`` x ``height`` pixels.
+
+    With no display (Linux, no DISPLAY/WAYLAND_DISPLAY) an EGL window is made directly,
+    which avoids VTK trying X first; ``VTK_DEFAULT_OPENGL_WINDOW`` still wins when set.
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    _use_std_threads()
+    window: vtkRenderWindow
+    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if (
+        sys.platform.startswith("linux")
+        and headless
+        and not os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
+    ):
+        from vtkmodules.vtkRenderingOpenGL2 import vtkEGLRenderWindow
+
+        window = vtkEGLRenderWindow()
+    else:
+        window = vtkRenderWindow()
+    window.SetOffScreenRendering(1)
+    window.SetMultiSamples(0)
+    window.SetSize(int(width), int(height))
+    return window
+
+
+def capture(window: vtkRenderWindow) -> NDArray[np.uint8]:
+    """The pixels of the frame just rendered in ``window``: (height, width, 3) uint8, row 0 on top."""
+    grabber = vtkWindowToImageFilter()
+    grabber.SetInput(window)
+    grabber.SetInputBufferTypeToRGB()
+    grabber.ReadFrontBufferOff()
+    grabber.ShouldRerenderOff()  # the caller has just rendered; do not draw twice
+    grabber.Update()
+    image = grabber.GetOutput()
+    width, height, _ = image.GetDimensions()
+    flat = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
+    rgb = flat.reshape(height, width, -1)[::-1, :, :3]
+    return np.ascontiguousarray(rgb)
+
+
+_SOFTWARE: dict[str, bool] = {}
+
+
+def is_software_gl(window: vtkRenderWindow) -> bool:
+    """True when OpenGL is a CPU rasteriser (Mesa llvmpipe/softpipe, swrast)."""
+    if "answer" not in _SOFTWARE:
+        window.Render()  # makes the GL context; nothing is drawn yet
+        report = window.ReportCapabilities().lower()
+        _SOFTWARE["answer"] = any(
+            name in report for name in ("llvmpipe", "softpipe", "swrast", "software rasterizer")
+        )
+    return _SOFTWARE["answer"]
