@@ -12,7 +12,7 @@ import numpy as np
 from medvis.phi import redact
 from medvis.volume import Volume
 
-__all__ = ["summarise", "run_info", "format_summary"]
+__all__ = ["format_series", "format_summary", "run_info", "summarise"]
 
 _DICOM_FIELDS = (
     ("modality", "modality"),
@@ -128,15 +128,51 @@ def run_info(args: argparse.Namespace) -> int:
         options["frame"] = args.frame
     if args.tags:
         return _print_tags(args)
+    listing = _dicom_series(args.path)
     volume = medvis.load(args.path, **options)
     summary = summarise(volume, phi=args.phi)
+    if listing is not None:
+        summary["series"] = listing
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
+        if listing is not None:
+            print(format_series(listing, volume.metadata.get("series_id")))
         print(format_summary(summary))
         for note in volume.warnings:
             print(f"medvis: warning: {note}", file=sys.stderr)
     return 0
+
+
+def _dicom_series(path: str) -> list[dict[str, Any]] | None:
+    """The series of a DICOM folder or DICOMDIR (headers only), or None for other input."""
+    from pathlib import Path
+
+    from medvis.io.dicom_scan import is_dicomdir, list_series
+
+    p = Path(path)
+    if not (p.is_dir() or is_dicomdir(p)):
+        return None
+    from medvis.io import find_reader
+
+    if find_reader(p).name != "DICOM":
+        return None
+    series, _ = list_series(p)
+    return series
+
+
+def format_series(series: list[dict[str, Any]], chosen: str | None) -> str:
+    """The series table of ``medvis info FOLDER``; ``*`` marks the one summarised below."""
+    lines = [f"series found:  {len(series)} (pick one with --series ID)"]
+    for item in series:
+        mark = "*" if item["id"] == chosen else " "
+        part = f" [{item['part']}]" if item["part"] else ""
+        lines.append(
+            f" {mark} {item['id']}  {item['modality'] or '?':<3} {item['columns']}x{item['rows']} "
+            f"{item['images']:>4} image(s) {item['files']:>4} file(s)  "
+            f"{item['description']!r}{part}"
+        )
+    return "\n".join(lines)
 
 
 def _print_tags(args: argparse.Namespace) -> int:

@@ -1,20 +1,26 @@
-"""DICOM reader: one file or a folder holding a series -> :class:`~medvis.volume.Volume`.
+"""DICOM reader: one file, a DICOMDIR, or a folder of series -> :class:`~medvis.volume.Volume`.
 
-Uncompressed little-endian series take a fast path: :mod:`medvis.io.dicom_header` walks
-each header, the slices are ordered by position (:mod:`medvis.io.dicom_series`) and each
-file's pixel bytes are read straight into its slice of one preallocated array. Anything
-else (big endian, deflate, compressed pixel data, multi-frame, colour) goes through
-pydicom, whose ``pixel_array`` decodes compressed data with the pylibjpeg plugins.
-Both paths give bit-identical voxels.
+The pieces, each in its own module:
+
+* :mod:`~medvis.io.dicom_header` walks headers fast (no pydicom for little endian);
+* :mod:`~medvis.io.dicom_scan` finds the files, skips what is not an image, groups
+  series and sub-series and picks one (headers only);
+* :mod:`~medvis.io.dicom_multiframe` gives every frame of a multi-frame file its place;
+* :mod:`~medvis.io.dicom_geometry` orders the stack, checks it, and resamples a tilted
+  or unevenly spaced one onto a regular grid;
+* this module reads the voxels: uncompressed little-endian files straight into one
+  preallocated array (two threads), everything else through pydicom
+  (:mod:`~medvis.io.dicom_decode`); both give bit-identical values;
+* :mod:`~medvis.io.dicom_pixels` turns stored values into modality values (rescale,
+  Modality LUT, Philips scaling, padding, MONOCHROME1).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,34 +28,29 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from medvis.errors import (
-    CorruptFileError,
-    HeaderError,
-    MedvisError,
-    TruncatedFileError,
-    UnsupportedFormatError,
-    WrongMagicError,
-)
-from medvis.io import dicom_series as ds_
+from medvis.errors import DecoderMissingError, HeaderError, MedvisError, TruncatedFileError
+from medvis.io import dicom_geometry as geo
+from medvis.io import dicom_pixels as px
+from medvis.io import dicom_scan
 from medvis.io._files import check_allocation, check_input, split_name
-from medvis.io.dicom_header import (
-    NATIVE_LE,
-    WANTED,
-    Header,
-    NotDicom,
-    NotWalkable,
-    looks_like_dicom,
-    parse_header,
-)
+from medvis.io.dicom_decode import decode_file
+from medvis.io.dicom_dump import dicom_elements
+from medvis.io.dicom_header import NATIVE_LE, Header, looks_like_dicom
+from medvis.io.dicom_series import SliceInfo, series_metadata, shape_key
 from medvis.io.registry import Reader
-from medvis.phi import PHI_DICOM_KEYWORDS
 from medvis.volume import Layout, Volume
 
 __all__ = ["READER", "can_read", "dicom_elements", "read"]
 
-_EXTENSIONS = (".dcm", ".ima", ".dicom")
+_EXTENSIONS = dicom_scan.EXTENSIONS
 _NEVER = (".img", ".hdr", ".gz")
 _READ_THREADS = 2
+_CHOICES = {
+    "tilt": ("auto", "rectify", "keep"),
+    "spacing": ("auto", "resample", "keep"),
+    "philips_scaling": ("display", "float"),
+    "padding": ("replace", "keep"),
+}
 
 
 # ------------------------------------------------------------------ sniffing
@@ -61,61 +62,62 @@ def can_read(path: Path, head: bytes) -> bool:
     """
     path = Path(path)
     if path.is_dir():
-        return any(True for _ in _dicom_files(path, stop_at_first=True))
+        return any(True for _ in dicom_scan.dicom_files(path, stop_at_first=True))
     _, ext = split_name(path)
     if ext in _NEVER or path.name.lower().endswith(_NEVER):
         return False
     return head[128:132] == b"DICM" or (ext in _EXTENSIONS and looks_like_dicom(head))
 
 
-def _dicom_files(folder: Path, *, stop_at_first: bool = False) -> Iterator[Path]:
-    """Files under ``folder`` (recursive, sorted) that carry the DICM magic."""
-    for path in _walk(folder):
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(132)
-        except OSError:
-            continue
-        if head[128:132] == b"DICM":
-            yield path
-            if stop_at_first:
-                return
-
-
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(root, name)
-
-
 # ------------------------------------------------------------------ reading
-def read(path: str | os.PathLike[str], *, series: str | None = None, **ignored: Any) -> Volume:
-    """Read a DICOM file or a folder holding one series.
+def read(
+    path: str | os.PathLike[str],
+    *,
+    series: str | None = None,
+    tilt: str = "auto",
+    spacing: str = "auto",
+    philips_scaling: str = "display",
+    padding: str = "replace",
+    **ignored: Any,
+) -> Volume:
+    """Read a DICOM file, a DICOMDIR, or one series of a folder.
 
     Parameters
     ----------
     path : path-like
-        A DICOM file (single- or multi-frame) or a folder (searched recursively;
-        non-DICOM files and DICOM files without pixel data are ignored).
+        A DICOM file (single- or multi-frame), a DICOMDIR, or a folder (searched
+        recursively; non-DICOM files and DICOM objects without pixels are skipped).
     series : str, optional
-        *Series Instance UID* to read when the folder holds several series; by default
-        the series with the most files (the others are named in ``Volume.warnings``).
+        Which series: a *Series Instance UID*, or a sub-series id ``UID#n`` as
+        ``medvis info FOLDER`` lists them. By default the obvious candidate (the
+        largest series that is not a localizer); the others are named in the warnings.
+    tilt : {"auto", "rectify", "keep"}
+        A stack whose positions are off the slice normal (gantry tilt): "rectify"
+        resamples it onto a regular orthogonal grid, "keep" keeps the raw stack with a
+        sheared (non-orthogonal) direction. "auto" rectifies CT and keeps the others.
+    spacing : {"auto", "resample", "keep"}
+        A stack with non-uniform slice spacing (or missing slices): "resample" onto a
+        regular grid, or "keep" the images with the mean step. "auto": resample CT.
+    philips_scaling : {"display", "float"}
+        Philips MR: the DICOM rescale ("display" values, as viewers show them) or the
+        private "floating point" scale (comparable between series).
+    padding : {"replace", "keep"}
+        *Pixel Padding Value* voxels: given the lowest real value, or kept as stored.
 
     Returns
     -------
     Volume
-        ``array[k, j, i]`` with rescale slope/intercept applied (CT in HU), LPS geometry
-        from *Image Orientation/Position (Patient)*; ``layout="kjic"`` for colour and
-        ``"tkji"`` when several images share each position.
+        ``array[k, j, i]`` with rescale applied (CT in HU), LPS geometry;
+        ``layout="kjic"`` for colour, ``"tkji"`` for several images per position.
+        Geometry and decoding problems are listed in ``Volume.warnings``.
 
     Raises
     ------
     UnsupportedFormatError
-        No readable DICOM image, or ``series`` names no series of the folder.
+        No readable DICOM image, or ``series`` names nothing that was found.
     TruncatedFileError, CorruptFileError, HeaderError
-        A file is cut short, undecodable, or lacks a required element.
+        A single file is cut short, undecodable, or lacks a required element (in a
+        folder such files are skipped with a warning).
     DecoderMissingError
         Pixel data is compressed and the decoder package is not installed.
     ImageTooLargeError
@@ -127,146 +129,134 @@ def read(path: str | os.PathLike[str], *, series: str | None = None, **ignored: 
     >>> vol.metadata["units"]  # doctest: +SKIP
     'HU'
     """
+    options = {"tilt": tilt, "spacing": spacing, "philips_scaling": philips_scaling}
+    options["padding"] = padding
+    for name, value in options.items():
+        if value not in _CHOICES[name]:
+            raise ValueError(f"{name} must be one of {', '.join(_CHOICES[name])}, not {value!r}")
     source = check_input(path)
     warnings: list[str] = []
-    with _no_gc():
-        headers = _collect_headers(source, warnings)
-        chosen = ds_.pick_series(source, headers, series, warnings)
-        slices = _expand_frames(chosen, warnings)
-    key = ds_.shape_key(slices[0].header)
-    slices, mixed = ds_.dominant_shape(
-        slices, lambda s: (ds_.shape_key(s.header), _rounded(s.orientation))
+    found = dicom_scan.scan(source, warnings)
+    chosen = dicom_scan.choose(source, found, series, warnings)
+    slices, mixed = geo.dominant(
+        chosen.images, lambda s: (shape_key(s.header), _rounded(s.orientation))
     )
     warnings += mixed
-    first = slices[0]
-    geometry = ds_.stack_geometry(slices, first.pixel_spacing, first.step)
-    warnings += geometry.warnings
+    is_mr = slices[0].header.get("Modality") == "MR"
+    for s in slices:
+        if is_mr and s.philips_scale is not None:
+            s.slope, s.intercept = px.philips_rescale(
+                s.slope,
+                s.intercept,
+                s.philips_scale,
+                philips_scaling,  # type: ignore[arg-type]
+            )
+    geometry = _geometry(slices)
     ordered = [slices[n] for n in geometry.order]
-    array, layout, out_dtype = _load_voxels(source, ordered, key, warnings)
+    key = shape_key(ordered[0].header)
+    array, layout, notes, failed = _load_voxels(source, ordered, key, warnings, padding)
+    if failed:
+        keep = [k for k in range(len(ordered)) if k not in failed]
+        ordered, array = [ordered[k] for k in keep], array[keep]
+        geometry = _geometry(ordered)
+        ordered, array = [ordered[n] for n in geometry.order], array[geometry.order]
+    warnings += geometry.warnings
     if geometry.n_frames > 1:
         array = array.reshape((geometry.n_frames, -1, *array.shape[1:]))
         layout = "tkji"
-    metadata = ds_.series_metadata(ordered, out_dtype, len({s.path for s in ordered}))
+    metadata = series_metadata(ordered, array.dtype, warnings)
+    metadata.update(notes)
+    metadata["series_id"], metadata["series_part"] = chosen.id, chosen.label or None
+    if notes.get("monochrome1_inverted"):
+        metadata["window_center"] = px.mirror(metadata["window_center"], notes["value_range"])
+    _voi_lut_window(metadata, ordered[0])
+    spacing_, origin, direction = geometry.spacing, geometry.origin, geometry.direction
+    if _wants_rectify(geometry, metadata, tilt, spacing, layout, warnings):
+        array, spacing_, origin, direction, note = geo.rectify(array, geometry)
+        warnings.append(note)
+        metadata["resampled"] = note
+    metadata["gantry_tilt_degrees"] = round(geometry.tilt_degrees, 4)
     return Volume(
         array,
-        spacing=geometry.spacing,
-        origin=geometry.origin,
-        direction=geometry.direction,
+        spacing=spacing_,
+        origin=origin,
+        direction=direction,
         layout=layout,
         metadata=metadata,
         source=str(path),
-        warnings=tuple(warnings),
+        warnings=tuple(dict.fromkeys(warnings)),
     )
 
 
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while headers are parsed.
+def _geometry(slices: list[SliceInfo]) -> geo.StackGeometry:
+    first = slices[0]
+    return geo.stack_geometry(slices, first.pixel_spacing, first.step)
 
-    Walking hundreds of headers allocates many short-lived tuples, which triggers
-    collections that traverse every object of the process; parsing creates no cycles,
-    so pausing the collector saves about a third of the header time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+
+def _wants_rectify(
+    geometry: geo.StackGeometry,
+    metadata: dict[str, Any],
+    tilt: str,
+    spacing: str,
+    layout: str,
+    warnings: list[str],
+) -> bool:
+    """Whether to resample onto a regular grid; the reason not to goes to ``warnings``."""
+    tilted, uneven = geometry.tilt_degrees > 0, geometry.uneven
+    if not (tilted or uneven):
+        return False
+    ct = metadata.get("modality") == "CT"
+    want_tilt = tilt == "rectify" or (tilt == "auto" and ct)
+    want_spacing = spacing == "resample" or (spacing == "auto" and ct)
+    wanted = (tilted and want_tilt) or (uneven and want_spacing and not (tilted and tilt == "keep"))
+    if wanted and layout == "kjic":
+        warnings.append("colour images are not resampled; the raw stack is kept")
+        return False
+    if not wanted and tilted:
+        warnings.append(
+            "kept the raw tilted stack: its direction matrix is sheared (not orthogonal), "
+            "which some tools ignore; pass tilt='rectify' for a regular orthogonal grid"
+        )
+    elif not wanted:
+        warnings.append(
+            "kept the images as they are, with the mean slice step, so positions between the "
+            "first and last slice are approximate; pass spacing='resample' for a regular grid"
+        )
+    return wanted
+
+
+def _voi_lut_window(metadata: dict[str, Any], first: SliceInfo) -> None:
+    if metadata.get("window_center") is not None or not first.header.get("VOILUTSequence"):
+        return
+    import pydicom
+
+    with contextlib.suppress(Exception):
+        ds = pydicom.dcmread(first.path, stop_before_pixels=True, force=True)
+        px.display_window(metadata, ds.get("VOILUTSequence"))
 
 
 def _rounded(values: NDArray[np.float64] | None) -> tuple[float, ...] | None:
-    return None if values is None else tuple(np.round(values, 4).tolist())
-
-
-def _collect_headers(source: Path, warnings: list[str]) -> list[Header]:
-    """Headers of every DICOM image file (one file, or all under a folder)."""
-    if not source.is_dir():
-        header = _header(source, require_magic=False, notes=warnings)
-        if header is None:
-            raise WrongMagicError(source, "not a DICOM file (no DICM magic, no DICOM dataset)")
-        if not header.has_pixels:
-            raise UnsupportedFormatError(source, "this DICOM file holds no image (no Pixel Data)")
-        return [header]
-    headers: list[Header] = []
-    failures: list[MedvisError] = []
-    for path in _walk(source):
-        _, ext = split_name(path)
-        try:
-            header = _header(path, require_magic=ext not in (*_EXTENSIONS, ""), notes=warnings)
-        except MedvisError as exc:
-            failures.append(exc)
-            continue
-        if header is None or not header.has_pixels:
-            continue
-        try:
-            ds_.shape_key(header)
-        except MedvisError as exc:
-            failures.append(exc)
-            continue
-        headers.append(header)
-    if failures and headers:
-        names = ", ".join(str(f.path.name) for f in failures[:5] if f.path)
-        warnings.append(f"skipped {len(failures)} unreadable DICOM file(s): {names}")
-    if not headers:
-        if failures:
-            raise failures[0]
-        raise UnsupportedFormatError(source, "the folder holds no DICOM image medvis can read")
-    return headers
-
-
-def _header(path: Path, *, require_magic: bool, notes: list[str]) -> Header | None:
-    """Parse one header with the fast walker, else pydicom; None when not DICOM."""
-    try:
-        return parse_header(path, require_magic=require_magic)
-    except NotDicom:
-        return None
-    except NotWalkable:
-        pass
-    except OSError as exc:
-        if isinstance(exc, MedvisError):
-            raise
-        raise CorruptFileError(path, f"cannot read the file ({exc})") from None
-    with ds_.pydicom_errors(path, notes):
-        import pydicom
-
-        dataset = pydicom.dcmread(path, defer_size=256, force=True)
-        return ds_.header_from_dataset(path, dataset, [kw for kw, _ in WANTED.values()])
-
-
-def _expand_frames(headers: list[Header], warnings: list[str]) -> list[ds_.SliceInfo]:
-    """One SliceInfo per image; multi-frame files are opened with pydicom for frame geometry."""
-    slices: list[ds_.SliceInfo] = []
-    for header in headers:
-        frames = header.get("NumberOfFrames", 1)
-        if isinstance(frames, int) and frames > 1:
-            with ds_.pydicom_errors(header.path, warnings):
-                import pydicom
-
-                dataset = pydicom.dcmread(header.path, stop_before_pixels=True, force=True)
-                items, notes = ds_.frames_from_dataset(dataset, header)
-            slices += items
-            warnings += [n for n in notes if n not in warnings]
-        else:
-            slices.append(ds_.slice_from_header(header))
-    return slices
+    return None if values is None else tuple(np.round(values, 3).tolist())
 
 
 # ------------------------------------------------------------------ voxels
 def _load_voxels(
-    source: Path, ordered: list[ds_.SliceInfo], key: tuple[int, ...], notes: list[str]
-) -> tuple[NDArray[Any], Layout, np.dtype[Any]]:
-    """Voxels of the ordered slices with rescale applied; returns (array, layout, dtype)."""
+    source: Path, ordered: list[SliceInfo], key: tuple[int, ...], notes: list[str], padding: str
+) -> tuple[NDArray[Any], Layout, dict[str, Any], list[int]]:
+    """Voxels of the ordered slices as modality values.
+
+    Returns (array, layout, metadata notes, indices of images that could not be decoded).
+    """
     rows, cols, samples, bits, stored_bits, representation = key
-    slopes = [s.slope for s in ordered]
-    intercepts = [s.intercept for s in ordered]
+    signed = representation == 1
     shape = (len(ordered), rows, cols)
+    failed: list[int] = []
+    lut = False
     if all(_fast_ok(s.header, key) for s in ordered):
-        stored = ds_.stored_dtype(bits, representation == 1)
-        out_dtype, in_place = ds_.plan_dtype(
-            stored, stored_bits, representation == 1, slopes, intercepts
-        )
+        slopes = [s.slope for s in ordered]
+        intercepts = [s.intercept for s in ordered]
+        stored = px.stored_dtype(bits, signed)
+        out_dtype, in_place = px.plan_dtype(stored, stored_bits, signed, slopes, intercepts)
         check_allocation(source, shape, out_dtype)
         out = np.empty(shape, out_dtype)
         if not in_place:
@@ -274,22 +264,62 @@ def _load_voxels(
         raw = out.view(stored) if in_place else np.empty(shape, stored)
 
         def finish(k: int) -> None:
-            ds_.correct_unused_bits(raw[k], bits, stored_bits)
-            ds_.rescale_slice(raw[k], out[k], slopes[k], intercepts[k])
+            px.correct_unused_bits(raw[k], bits, stored_bits)
+            px.rescale_slice(raw[k], out[k], slopes[k], intercepts[k])
 
         _read_native(ordered, raw, finish)
-        return out, "kji", out_dtype
-    check_allocation(source, (*shape, samples), ds_.stored_dtype(bits, representation == 1))
-    raw = _decode_with_pydicom(source, ordered, (rows, cols, samples), notes)
-    if raw.ndim == 4:  # colour: no rescale
-        return raw, "kjic", raw.dtype
-    out_dtype, in_place = ds_.plan_dtype(
-        raw.dtype, stored_bits, raw.dtype.kind == "i", slopes, intercepts
-    )
-    out = raw.view(out_dtype) if in_place else np.empty(raw.shape, out_dtype)
-    for k in range(len(ordered)):
-        ds_.rescale_slice(raw[k], out[k], slopes[k], intercepts[k])
-    return out, "kji", out_dtype
+    else:
+        check_allocation(source, (*shape, samples), px.stored_dtype(bits, signed))
+        raw, failed, lut = _decode_with_pydicom(source, ordered, notes)
+        if raw.ndim == 4:  # colour: no rescale
+            return raw, "kjic", _colour_notes(ordered[0]), failed
+        if lut:
+            for s in ordered:
+                s.slope, s.intercept = 1.0, 0.0
+        slopes = [s.slope for s in ordered]
+        intercepts = [s.intercept for s in ordered]
+        out_dtype, in_place = px.plan_dtype(
+            raw.dtype, stored_bits, raw.dtype.kind == "i", slopes, intercepts
+        )
+        out = raw.view(out_dtype) if in_place else np.empty(raw.shape, out_dtype)
+        for k in range(len(ordered)):
+            px.rescale_slice(raw[k], out[k], slopes[k], intercepts[k])
+    facts: dict[str, Any] = {"modality_lut_applied": lut or None}
+    header = ordered[0].header
+    pad_value = header.get("PixelPaddingValue")
+    if pad_value is not None and padding == "replace" and not lut and not failed:
+        limit = header.get("PixelPaddingRangeLimit", pad_value)
+        pads = [_as_stored(v, bits, signed) for v in (pad_value, limit)]
+        floor = -1024.0 if header.get("Modality") == "CT" else None
+        facts["pixel_padding"] = px.replace_padding(
+            out, slopes, intercepts, (pads[0], pads[1]), floor=floor
+        )
+    if str(header.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
+        low, high = px.stored_range(stored_bits, signed)
+        ends = [v * s + i for v in (low, high) for s, i in zip(slopes, intercepts, strict=True)]
+        value_range = (min(ends), max(ends)) if not lut else (out.min(), out.max())
+        px.invert_monochrome1(out, value_range)
+        facts.update(monochrome1_inverted=True, value_range=[float(v) for v in value_range])
+        notes.append(
+            "MONOCHROME1 (lowest value shown white): values mirrored so that larger is "
+            "brighter, as for MONOCHROME2; the file's window is mirrored with them"
+        )
+    return out, "kji", facts, failed
+
+
+def _as_stored(value: Any, bits: int, signed: bool) -> int:
+    """A padding value as the stored type reads it (implicit VR files give US for SS)."""
+    number = int(value[0] if isinstance(value, list) else value)
+    if signed and number >= 1 << (min(bits, 16) - 1) and bits <= 16:
+        number -= 1 << min(bits, 16)
+    return number
+
+
+def _colour_notes(first: SliceInfo) -> dict[str, Any]:
+    photometric = str(first.header.get("PhotometricInterpretation", "")).strip()
+    if photometric == "PALETTE COLOR" or photometric.startswith("YBR"):
+        return {"colour_space": "RGB", "converted_from": photometric}
+    return {"colour_space": photometric or "RGB"}
 
 
 def _fast_ok(header: Header, key: tuple[int, ...]) -> bool:
@@ -302,13 +332,15 @@ def _fast_ok(header: Header, key: tuple[int, ...]) -> bool:
         and samples == 1
         and bits in (8, 16, 32)
         and header.get("NumberOfFrames", 1) in (1, "1")
-        and ds_.shape_key(header) == key
+        and shape_key(header) == key
         and (header.pixel_length or 0) >= rows * cols * bits // 8
+        and header.get("PhotometricInterpretation", "MONOCHROME2") in ("MONOCHROME1", "MONOCHROME2")
+        and not header.get("ModalityLUTSequence")
     )
 
 
 def _read_native(
-    ordered: list[ds_.SliceInfo], raw: NDArray[Any], finish: Callable[[int], None]
+    ordered: list[SliceInfo], raw: NDArray[Any], finish: Callable[[int], None]
 ) -> None:
     """Read each file's pixel bytes into its slice of ``raw``, then call ``finish(k)``.
 
@@ -352,128 +384,53 @@ def _read_native(
 
 
 def _decode_with_pydicom(
-    source: Path, ordered: list[ds_.SliceInfo], size: tuple[int, int, int], notes: list[str]
-) -> NDArray[Any]:
-    """Decode the slices with pydicom's ``pixel_array`` (compressed, big endian, multi-frame)."""
-    import pydicom
+    source: Path, ordered: list[SliceInfo], notes: list[str]
+) -> tuple[NDArray[Any], list[int], bool]:
+    """Decode the images with pydicom (compressed, big endian, colour, multi-frame).
 
-    rows, cols, samples = size
+    In a series of several files, a file that cannot be decoded is left out with a
+    warning (its index is returned); a single file raises.
+    """
     decoded: dict[Path, NDArray[Any]] = {}
+    broken: dict[Path, MedvisError] = {}
     raw: NDArray[Any] | None = None
+    failed: list[int] = []
+    lut = False
+    several = len({s.path for s in ordered}) > 1
     for k, item in enumerate(ordered):
+        if item.path in broken:
+            failed.append(k)
+            continue
         if item.path not in decoded:
             decoded.clear()  # keep one file's frames in memory at a time
-            with ds_.pydicom_errors(item.path, notes):
-                dataset = pydicom.dcmread(item.path, force=True)
-                ds_.check_decoder(item.path, dataset)
-                pixels = dataset.pixel_array
-            frames = int(item.header.get("NumberOfFrames", 1) or 1)
-            decoded[item.path] = pixels.reshape(
-                (frames, rows, cols, samples)[: 4 if samples > 1 else 3]
-            )
+            try:
+                pixels, _, used_lut = decode_file(item.path, notes)
+            except MedvisError as exc:
+                if not several or isinstance(exc, DecoderMissingError):
+                    raise
+                broken[item.path] = exc
+                failed.append(k)
+                continue
+            lut = lut or used_lut
+            decoded[item.path] = pixels
         frame = decoded[item.path][item.frame]
-        native = frame.dtype.newbyteorder("=")  # big endian data: native order
         if raw is None:
             shape = (len(ordered), *frame.shape)
-            check_allocation(source, shape, native)
-            raw = np.empty(shape, native)
-        if native != raw.dtype:
+            check_allocation(source, shape, frame.dtype)
+            raw = np.empty(shape, frame.dtype)
+        if frame.dtype != raw.dtype or frame.shape != raw.shape[1:]:
             raise HeaderError(
-                item.path, f"pixel type {frame.dtype} differs from the series' {raw.dtype}"
+                item.path,
+                f"pixel type {frame.dtype} {frame.shape} differs from the series' "
+                f"{raw.dtype} {raw.shape[1:]}",
             )
         raw[k] = frame
-    assert raw is not None
-    return raw
-
-
-# ------------------------------------------------------------------ element dump
-_MAX_VALUE_CHARS = 80
-
-
-def dicom_elements(path: str | os.PathLike[str], *, phi: bool = False) -> list[dict[str, Any]]:
-    """Every element of one DICOM file (the first DICOM file of a folder), for display.
-
-    Parameters
-    ----------
-    path : path-like
-        A DICOM file or a folder.
-    phi : bool
-        Show identifying values (keywords of :data:`medvis.phi.PHI_DICOM_KEYWORDS`);
-        by default they read ``"<hidden>"``.
-
-    Returns
-    -------
-    list of dict
-        ``{"tag": "(0010,0010)", "keyword", "vr", "value", "depth"}`` in file order;
-        sequence items follow their sequence with a larger ``depth``. Long values are
-        abbreviated; an element whose length does not fit its VR is shown raw as UN.
-
-    Raises
-    ------
-    UnsupportedFormatError
-        A folder without DICOM files.
-    CorruptFileError
-        pydicom cannot parse the file.
-    """
-    source = check_input(path)
-    target = next(_dicom_files(source), None) if source.is_dir() else source
-    if target is None:
-        raise UnsupportedFormatError(source, "the folder holds no DICOM file")
-    rows: list[dict[str, Any]] = []
-    with ds_.pydicom_errors(target):
-        import pydicom
-
-        dataset = pydicom.dcmread(target, force=True)
-        meta = getattr(dataset, "file_meta", None)
-        if meta is not None:
-            _dump(meta, 0, rows, phi)
-        _dump(dataset, 0, rows, phi)
-    return rows
-
-
-def _dump(dataset: Any, depth: int, rows: list[dict[str, Any]], phi: bool) -> None:
-    for tag in dataset.keys():
-        text_tag = f"({tag.group:04X},{tag.element:04X})"
-        try:
-            elem = dataset[tag]
-        except Exception:  # e.g. a value whose length does not fit its VR (pydicom raises)
-            raw = dataset.get_item(tag)
-            value = _short(f"{bytes(raw.value or b'')!r} (length does not fit its VR)")
-            rows.append(
-                {"tag": text_tag, "keyword": "", "vr": "UN", "value": value, "depth": depth}
-            )
-            continue
-        keyword = elem.keyword or ""
-        row = {"tag": text_tag, "keyword": keyword, "vr": str(elem.VR), "depth": depth}
-        if keyword in PHI_DICOM_KEYWORDS and not phi and elem.value not in (None, "", b""):
-            rows.append({**row, "value": "<hidden>"})
-        elif elem.VR == "SQ":
-            rows.append({**row, "value": f"<{len(elem.value)} item(s)>"})
-            for n, item in enumerate(elem.value, start=1):
-                rows.append(
-                    {
-                        "tag": "(FFFE,E000)",
-                        "keyword": "Item",
-                        "vr": "",
-                        "value": f"item {n}",
-                        "depth": depth + 1,
-                    }
-                )
-                _dump(item, depth + 2, rows, phi)
-        else:
-            rows.append({**row, "value": _format_value(elem.value)})
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return f"<{len(value)} bytes>" if len(value) > 16 else repr(bytes(value))
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return _short("\\".join(str(v) for v in value))
-    return _short("" if value is None else str(value))
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 3] + "..."
+    if broken:
+        names = ", ".join(f"{p.name} ({e.reason[:80]})" for p, e in list(broken.items())[:5])
+        notes.append(f"left out {len(failed)} image(s) that could not be decoded: {names}")
+    if raw is None or len(failed) == len(ordered):
+        raise next(iter(broken.values()))
+    return raw, failed, lut
 
 
 READER = Reader(

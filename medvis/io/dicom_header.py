@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import struct
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medvis.errors import HeaderError, TruncatedFileError
+from medvis.io.dicom_values import decode_text, decode_value, text
 
 __all__ = [
     "EXPLICIT_LE",
@@ -90,9 +90,22 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00280103: ("PixelRepresentation", "US"), 0x00281050: ("WindowCenter", "DS"),
     0x00281051: ("WindowWidth", "DS"), 0x00281052: ("RescaleIntercept", "DS"),
     0x00281053: ("RescaleSlope", "DS"), 0x00281054: ("RescaleType", "LO"),
+    # scanning (series and sub-series), 4-D order, geometry checks, pixel values
+    0x00020002: ("MediaStorageSOPClassUID", "UI"), 0x00080031: ("SeriesTime", "TM"),
+    0x00080032: ("AcquisitionTime", "TM"), 0x00080033: ("ContentTime", "TM"),
+    0x00180081: ("EchoTime", "DS"), 0x00180086: ("EchoNumbers", "IS"),
+    0x00181060: ("TriggerTime", "DS"), 0x00181120: ("GantryDetectorTilt", "DS"),
+    0x0020000D: ("StudyInstanceUID", "UI"), 0x00200011: ("SeriesNumber", "IS"),
+    0x00200100: ("TemporalPositionIdentifier", "IS"),
+    0x00200105: ("NumberOfTemporalPositions", "IS"),
+    0x00280120: ("PixelPaddingValue", "US"), 0x00280121: ("PixelPaddingRangeLimit", "US"),
+    0x00281055: ("WindowCenterWidthExplanation", "LO"),
+    0x00283000: ("ModalityLUTSequence", "SQ"), 0x00283010: ("VOILUTSequence", "SQ"),
+    # Philips MR private scaling (read only when Manufacturer is Philips and Modality MR)
+    0x20050010: ("PhilipsPrivateCreator", "LO"), 0x2005100D: ("PhilipsScaleIntercept", "FL"),
+    0x2005100E: ("PhilipsScaleSlope", "FL"),
 }  # fmt: skip
 _TAG_OF = {keyword: tag for tag, (keyword, _) in WANTED.items()}
-_TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT", "UC", "UT"})
 
 
 class NotWalkable(Exception):
@@ -159,7 +172,7 @@ class Header:
             data, file_vr = self.raw[_TAG_OF[keyword]]
             vr = WANTED[_TAG_OF[keyword]][1] if file_vr in (b"", b"UN") else file_vr.decode()
             try:
-                value = _decode(data, vr)
+                value = decode_value(data, vr)
             except (ValueError, struct.error) as exc:
                 raise HeaderError(self.path, f"cannot decode {keyword} ({vr}): {exc}") from None
             if isinstance(value, bytes):
@@ -296,7 +309,7 @@ def _read_meta(src: _Source, header: Header, require_magic: bool) -> tuple[int, 
             raise NotWalkable("undefined length in the file meta information")
         data = src.need(pos + length, f"file meta element (0002,{element:04X})")
         if element == 0x0010:
-            ts = _text(data[pos : pos + length])
+            ts = text(data[pos : pos + length])
             header.values["TransferSyntaxUID"] = ts
         pos += length
     header.transfer_syntax = ts
@@ -354,11 +367,13 @@ def _walk_dataset(src: _Source, pos: int, explicit: bool, header: Header) -> Non
                 return  # past pixel data: this file has none
             if not checked_tail:
                 checked_tail = True
-                if _pixel_data_at_tail(src, explicit, header):
+                if not _wants_private(raw) and _pixel_data_at_tail(src, explicit, header):
                     return
         if length == UNDEFINED:
             if vr not in (b"SQ", b"UN", b""):
                 raise NotWalkable(f"undefined length on element ({group:04X},{element:04X})")
+            if tag in wanted:  # a sequence medvis only needs to know is there (LUTs)
+                raw[tag] = (b"", b"SQ")
             pos = _skip_sequence(src, start, explicit and vr != b"UN")
             data = src.data
             n = len(data)
@@ -369,6 +384,13 @@ def _walk_dataset(src: _Source, pos: int, explicit: bool, header: Header) -> Non
                 data = src.need(pos, f"element ({group:04X},{element:04X})")
                 n = len(data)
             raw[tag] = (data[start:pos], vr)
+
+
+def _wants_private(raw: dict[int, tuple[bytes, bytes]]) -> bool:
+    """True for Philips MR files, whose private scale factors (2005,100D/E) are wanted."""
+    manufacturer = raw.get(0x00080070, (b"", b""))[0]
+    modality = raw.get(0x00080060, (b"", b""))[0]
+    return manufacturer[:7].lower() == b"philips" and modality[:2] == b"MR"
 
 
 def _pixel_data_at_tail(src: _Source, explicit: bool, header: Header) -> bool:
@@ -454,51 +476,3 @@ def _skip_item(src: _Source, pos: int, explicit: bool) -> int:
             pos = _skip_sequence(src, pos, explicit and vr_bytes != b"UN")
         else:
             pos += length
-
-
-def decode_text(value: bytes, charset: str | list[str] | None) -> str | list[str]:
-    """Decode a text element (LO, PN, ...) with the file's Specific Character Set."""
-    names = [charset] if isinstance(charset, str) else list(charset or [])
-    if not names or set(names) <= {"", "ISO_IR 100", "ISO_IR 6", "ISO 2022 IR 6"}:
-        text = value.decode("latin-1")
-    elif names == ["ISO_IR 192"]:
-        text = value.decode("utf-8", errors="replace")
-    else:  # other and code-extension character sets: let pydicom do it
-        from pydicom.charset import decode_bytes
-
-        with warnings.catch_warnings():  # unknown charsets: pydicom falls back to latin-1
-            warnings.simplefilter("ignore")
-            text = decode_bytes(value, names, set())
-    text = text.strip(" \x00")
-    if "\\" in text:
-        return [part.strip() for part in text.split("\\")]
-    return text
-
-
-def _decode(value: bytes, vr: str) -> Any:
-    """One element value as str, int, float, or a list of them when multi-valued."""
-    if vr == "US":
-        return struct.unpack_from("<H", value)[0] if len(value) >= 2 else None
-    if vr == "SS":
-        return struct.unpack_from("<h", value)[0] if len(value) >= 2 else None
-    if vr == "UL":
-        return _UINT32.unpack_from(value)[0] if len(value) >= 4 else None
-    if vr in _TEXT_VRS:
-        return value  # decoded later with the file's character set (only for metadata)
-    text = _text(value)
-    if vr in ("DS", "IS"):
-        if "\\" not in text:
-            return (float(text) if vr == "DS" else int(float(text))) if text else None
-        parts = [p.strip() for p in text.split("\\")]
-        numbers = [float(p) if vr == "DS" else int(float(p)) for p in parts if p]
-        if not numbers:
-            return None
-        return numbers[0] if len(numbers) == 1 else numbers
-    if "\\" in text:
-        return [p.strip() for p in text.split("\\")]
-    return text
-
-
-def _text(value: bytes) -> str:
-    """ASCII-ish element text without padding (spaces and NULs)."""
-    return value.decode("latin-1").strip(" \x00")
