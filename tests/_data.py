@@ -9,7 +9,9 @@ import pytest
 
 #: One setting for the shared real data (README of ../shared/data).
 DATA_ROOT = Path(
-    os.environ.get("MEDVIS_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    os.environ.get(
+        "MEDVIS_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
 ).resolve()
 
 
