@@ -17,7 +17,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 #: Extra sub-commands, one module each, exposing ``add_parser(subparsers)`` (which sets
 #: ``func=run`` on its parser) and ``run(args) -> int``. Imported lazily, so a command's
 #: heavy dependencies (VTK rendering) load only when that command runs.
-COMMAND_MODULES: tuple[str, ...] = ("medvis.cli_render",)
+COMMAND_MODULES: tuple[str, ...] = ("medvis.cli_render", "medvis.cli_lung", "medvis.cli_view")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,8 +105,11 @@ def lung_phantom(
     spacing = np.asarray(spacing, float)
     direction = np.eye(3) if direction is None else np.asarray(direction, float)
     extent = (np.asarray(shape_ijk) - 1) * spacing
-    if origin is None:
-        origin = np.array([0.0, 0.0, 20.0]) - direction @ (extent / 2.0)
+    origin = (
+        np.array([0.0, 0.0, 20.0]) - direction @ (extent / 2.0)
+        if origin is None
+        else np.asarray(origin, float)
+    )
     xyz = world_grid(shape_ijk, spacing, origin, direction)
     x, y = xyz[..., 0], xyz[..., 1]
 
@@ -126,7 +129,9 @@ def lung_phantom(
     bridge = np.zeros_like(lungs)
     if touching:
         # Anterior junction: a 6 mm slab of lung joining the two lungs in front.
-        bridge = (np.abs(x) <= 56.0) & (np.abs(y + 52.0) <= 3.0) & (np.abs(xyz[..., 2] - 10.0) <= 30.0)
+        bridge = (
+            (np.abs(x) <= 56.0) & (np.abs(y + 52.0) <= 3.0) & (np.abs(xyz[..., 2] - 10.0) <= 30.0)
+        )
         bridge &= body & ~lungs
     hu[lungs | bridge] = -850.0
 
@@ -156,7 +161,14 @@ def lung_phantom(
             top = c + np.array([dx * r[0], dy * r[1], 0.55 * r[2]])
             bottom = c + np.array([dx * r[0] * 0.8, dy * r[1] * 0.8, -0.55 * r[2]])
             hu[_tube(xyz, top, bottom, 3.5)] = 40.0
-        hu[_tube(xyz, c + [-0.4 * r[0], 0, -0.2 * r[2]], c + [0.4 * r[0], 0.1 * r[1], -0.3 * r[2]], 3.0)] = 40.0
+        hu[
+            _tube(
+                xyz,
+                c + np.array([-0.4 * r[0], 0.0, -0.2 * r[2]]),
+                c + np.array([0.4 * r[0], 0.1 * r[1], -0.3 * r[2]]),
+                3.0,
+            )
+        ] = 40.0
     # Spine behind, as in the other phantom.
     hu[np.hypot(x, y - 80.0) <= 16.0] = 700.0
     hu[fov] = -1024.0

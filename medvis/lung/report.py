@@ -80,7 +80,9 @@ def hu_statistics(values: np.ndarray) -> dict[str, float]:
     }
 
 
-def _centroid_and_bounds(labels: Volume, mask: np.ndarray, box: tuple[slice, ...]) -> dict[str, Any]:
+def _centroid_and_bounds(
+    labels: Volume, mask: np.ndarray, box: tuple[slice, ...]
+) -> dict[str, Any]:
     # Per-axis voxel counts (profiles) give the centroid and extent without index lists.
     centre_kji, low_kji, high_kji = [], [], []
     for axis, others in enumerate(((1, 2), (0, 2), (0, 1))):
@@ -92,7 +94,12 @@ def _centroid_and_bounds(labels: Volume, mask: np.ndarray, box: tuple[slice, ...
         high_kji.append(start + where[-1])
     centroid = labels.index_to_world_points(centre_kji[::-1])
     corners = np.array(
-        [[i, j, k] for i in (low_kji[2], high_kji[2]) for j in (low_kji[1], high_kji[1]) for k in (low_kji[0], high_kji[0])],
+        [
+            [i, j, k]
+            for i in (low_kji[2], high_kji[2])
+            for j in (low_kji[1], high_kji[1])
+            for k in (low_kji[0], high_kji[0])
+        ],
         float,
     )
     world = labels.index_to_world_points(corners)
@@ -152,6 +159,8 @@ def build_report(
             "voxel_count": surface.voxel_count,
             "voxel_volume_ml": round(surface.voxel_volume_mm3 / 1000.0, 3),
             "mesh_volume_ml": round(surface.mesh_volume_mm3 / 1000.0, 3),
+            "voxel_volume_mm3": round(surface.voxel_volume_mm3, 3),
+            "mesh_volume_mm3": round(surface.mesh_volume_mm3, 3),
             "surface_area_mm2": round(surface.surface_area_mm2, 2),
             "surface_area_cm2": round(surface.surface_area_mm2 / 100.0, 2),
             "mesh_closed": surface.closed,
@@ -197,7 +206,9 @@ def build_report(
             and structures["left_lung"]["voxel_volume_ml"] > 0
         ):
             report["total"]["right_to_left_ratio"] = round(
-                structures["right_lung"]["voxel_volume_ml"] / structures["left_lung"]["voxel_volume_ml"], 3
+                structures["right_lung"]["voxel_volume_ml"]
+                / structures["left_lung"]["voxel_volume_ml"],
+                3,
             )
     if parameters:
         report["parameters"] = dict(parameters)
@@ -223,14 +234,22 @@ def format_report(report: Mapping[str, Any]) -> str:
         lines.append(f"lung window:      {low:g} .. {high:g} HU")
         lines.append(
             "airways:          "
-            + (f"trachea and main bronchi removed ({seg['airway_voxels']} voxels)" if seg["airway_removed"] else "no trachea found")
+            + (
+                f"trachea and main bronchi removed ({seg['airway_voxels']} voxels)"
+                if seg["airway_removed"]
+                else "no trachea found"
+            )
         )
         lines.append(f"left/right:       {seg['left_right_separation']}")
     lines.append("")
     for name, entry in report["structures"].items():
         lines.append(f"{name.replace('_', ' ')} (label {entry['label']})")
-        lines.append(f"  volume:         {entry['voxel_volume_ml']:.1f} mL from {entry['voxel_count']} voxels, {entry['mesh_volume_ml']:.1f} mL from the mesh")
-        lines.append(f"  surface area:   {entry['surface_area_cm2']:.1f} cm2 ({entry['triangles']} triangles, {'closed' if entry['mesh_closed'] else 'NOT closed'})")
+        lines.append(
+            f"  volume:         {entry['voxel_volume_ml']:.1f} mL from {entry['voxel_count']} voxels, {entry['mesh_volume_ml']:.1f} mL from the mesh"
+        )
+        lines.append(
+            f"  surface area:   {entry['surface_area_cm2']:.1f} cm2 ({entry['triangles']} triangles, {'closed' if entry['mesh_closed'] else 'NOT closed'})"
+        )
         cx, cy, cz = entry["centroid_lps_mm"]
         lines.append(f"  centroid (LPS): {cx:.1f}, {cy:.1f}, {cz:.1f} mm")
         hu = entry.get("hu")
@@ -243,7 +262,9 @@ def format_report(report: Mapping[str, Any]) -> str:
             lines.append(f"  note: {note}")
     total = report["total"]
     lines.append("")
-    lines.append(f"total:            {total['voxel_volume_ml']:.1f} mL (voxels), {total['mesh_volume_ml']:.1f} mL (mesh)")
+    lines.append(
+        f"total:            {total['voxel_volume_ml']:.1f} mL (voxels), {total['mesh_volume_ml']:.1f} mL (mesh)"
+    )
     if "right_to_left_ratio" in total:
         lines.append(f"right/left:       {total['right_to_left_ratio']:.2f}")
     for note in (seg or {}).get("notes", ()):

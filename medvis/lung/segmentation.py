@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +114,12 @@ class LungSegmentation:
 
 
 # ----------------------------------------------------------------------------- helpers
+class _SitkLabels(np.ndarray):
+    """A view of a SimpleITK label image's buffer that keeps the image alive."""
+
+    _image: Any
+
+
 def _label(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
     """Face-connected components; SimpleITK (threaded) for large arrays, scipy otherwise."""
     if mask.size < 2_000_000:
@@ -124,8 +131,11 @@ def _label(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
     components = sitk.ConnectedComponentImageFilter()
     components.FullyConnectedOff()
     result = components.Execute(image)
-    labels = sitk.GetArrayFromImage(result).view(np.int32)  # uint32 copy; counts < 2**31
-    return labels, int(components.GetObjectCount())
+    # A view, no copy; the image must outlive it (reading it after the image is freed
+    # would crash), so the view holds it. Counts stay below 2**31: uint32 reads as int32.
+    view = sitk.GetArrayViewFromImage(result).view(np.int32).view(_SitkLabels)
+    view._image = result
+    return view, int(components.GetObjectCount())
 
 
 def _in_plane_face_labels(labels: NDArray[Any]) -> NDArray[Any]:
@@ -171,11 +181,10 @@ def _coarse_candidates(
     hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float, wall_mm: float, min_ml: float
 ) -> _Coarse:
     sx, sy, sz = spacing_xyz
-    step = (
-        2 if sz < 1.3 else 1,
-        2 if sy < 1.3 else 1,
-        2 if sx < 1.3 else 1,
-    )
+    # Coarse voxels of about 2-3 mm: enough to tell outside from inside and to follow
+    # the trachea, and 4-9 times fewer voxels to label.
+    sz_, sy_, sx_ = (3 if s < 1.0 else 2 if s < 1.45 else 1 for s in (sz, sy, sx))
+    step = (sz_, sy_, sx_)
     coarse = hu[:: step[0], :: step[1], :: step[2]] <= high
     labels, count = _label(coarse)
     if count == 0:
@@ -266,11 +275,11 @@ def _track_airways(
     # Look for the trachea in the top 80 mm: a small roundish air region near the midline.
     width_x = cand.shape[2] * sx
     tolerance = max(40.0, 0.2 * width_x)
-    for z in range(nz - 1, max(-1, nz - 1 - int(round(80.0 / sz))), -1):
+    for z in range(nz - 1, max(-1, nz - 1 - round(80.0 / sz)), -1):
         plane = cand[z]
         if not plane.any():
             continue
-        labels, count = ndi.label(plane)
+        labels, _ = ndi.label(plane)
         areas = np.bincount(labels.ravel())[1:] * pixel
         best = None
         for idx, box in enumerate(ndi.find_objects(labels)):
@@ -507,9 +516,11 @@ def segment_lungs(
         order = np.argsort(hits)[::-1][:2]
         order = order[hits[order] > 0]
         keep = order[:1] if len(order) < 2 or hits[order[1]] < 0.12 * hits[order[0]] else order
-        lut = np.zeros(count + 1, np.uint8)
-        lut[keep] = np.arange(1, len(keep) + 1)
-        split = lut[labels]
+        split = np.zeros(air.shape, np.uint8)
+        if len(keep):
+            split = np.asarray(labels == keep[0]).view(np.uint8)
+        if len(keep) > 1:
+            split[labels == keep[1]] = 2
         # Does a kept region reach a crop face that is not the image's face?
         grow = [0, 0, 0]
         for axis in range(3):
@@ -549,7 +560,9 @@ def segment_lungs(
                 "the other is missing, collapsed or outside the lung window"
             )
     if not len(keep) or hits[keep[0]] * coarse_ml < min_lung_ml:
-        raise LungNotFoundError(ct.source, "the air region inside the body is too small to be a lung")
+        raise LungNotFoundError(
+            ct.source, "the air region inside the body is too small to be a lung"
+        )
     lap("left_right")
 
     # Which part is patient left: larger LPS x of its centroid.
@@ -583,17 +596,25 @@ def segment_lungs(
     crop_out = labels_canonical[box]
     names: dict[int, str] = {}
     label_boxes: dict[int, tuple[slice, slice, slice]] = {}
+    subs = {}
     for value, target in mapping.items():
         sub = _grow(boxes[value - 1], (1, 1, 1), split.shape)  # type: ignore[arg-type]
         whole = tuple(
             slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, sub, strict=True)
         )
         label_boxes[target] = reo.box_to_storage(whole, hu.shape)  # type: ignore[arg-type]
-        lung = np.pad(split[sub] == value, 1)
-        filled = _fill_slices(lung)[1:-1, 1:-1, 1:-1]
-        region = crop_out[sub]
-        region[filled & (region == 0)] = target
         names[target] = LUNG_NAMES[target]
+        subs[value] = sub
+
+    def fill(value: int) -> NDArray[np.bool_]:
+        return _fill_slices(np.pad(split[subs[value]] == value, 1))[1:-1, 1:-1, 1:-1]
+
+    # Both lungs at once (scipy's labelling and numpy release the GIL for the most part).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        filled = dict(zip(mapping, pool.map(fill, mapping), strict=True))
+    for value, target in mapping.items():
+        region = crop_out[subs[value]]
+        region[filled[value] & (region == 0)] = target
     lap("fill")
 
     storage = np.ascontiguousarray(reo.to_storage(labels_canonical))

@@ -1,7 +1,8 @@
 """Watertight surfaces of labels, in LPS world millimetres (VTK, no OpenGL).
 
 Each label is cropped to its bounding box, padded by one empty voxel (so the surface
-closes where the label touches the image edge, as pyradiomics pads its mask), and
+closes where the label touches the image edge, as pyradiomics pads its mask), viewed in
+canonical LPS axis order (so ambiguous cells are cut alike for every storage order), and
 contoured with ``vtkDiscreteFlyingEdges3D``, which honours the direction matrix: the
 mesh lands in world coordinates whatever the storage order, flips included. Vertices
 sit half-way between inside and outside voxel centres, so with no smoothing the mesh
@@ -20,6 +21,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +39,7 @@ from vtkmodules.vtkFiltersCore import (
 from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
 
 from medvis.errors import UnsupportedFormatError, WriteError
+from medvis.lung._orient import canonical_reorientation
 from medvis.volume import Volume
 
 __all__ = [
@@ -81,18 +84,16 @@ class Surface:
         Voxels of the label.
     voxel_volume_mm3 : float
         ``voxel_count`` times the voxel volume (pyradiomics' ``VoxelVolume``).
-    mesh_volume_mm3 : float
-        Volume enclosed by the mesh (``vtkMassProperties``).
-    surface_area_mm2 : float
-        Area of the mesh.
-    closed : bool
-        True when every edge is shared by exactly two triangles (watertight, manifold).
     smoothing_iterations : int
         Windowed-sinc iterations applied (0: none).
     decimation : float
         Fraction of triangles removed that was asked for (0: none).
     notes : tuple of str
         Anything worth knowing (volume drift, decimation undone...).
+
+    The measurements :attr:`mesh_volume_mm3`, :attr:`surface_area_mm2` and
+    :attr:`closed` are computed on first use (``label_surfaces`` computes them in its
+    worker threads unless ``measure=False``).
     """
 
     label: int
@@ -100,12 +101,33 @@ class Surface:
     polydata: vtkPolyData
     voxel_count: int
     voxel_volume_mm3: float
-    mesh_volume_mm3: float
-    surface_area_mm2: float
-    closed: bool
     smoothing_iterations: int = 0
     decimation: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @cached_property
+    def _mass(self) -> tuple[float, float]:
+        return mesh_properties(self.polydata)
+
+    @property
+    def mesh_volume_mm3(self) -> float:
+        """Volume enclosed by the mesh (``vtkMassProperties``), mm^3."""
+        return self._mass[0]
+
+    @property
+    def surface_area_mm2(self) -> float:
+        """Area of the mesh, mm^2."""
+        return self._mass[1]
+
+    @cached_property
+    def closed(self) -> bool:
+        """True when every edge is shared by exactly two triangles (watertight, manifold)."""
+        return is_closed(self.polydata)
+
+    def measure(self) -> Surface:
+        """Compute (and keep) the volume, area and closedness now; returns ``self``."""
+        _ = self._mass, self.closed
+        return self
 
     @property
     def n_triangles(self) -> int:
@@ -295,7 +317,12 @@ def to_ras(polydata: vtkPolyData) -> vtkPolyData:
 
 
 def _contour(labels: Volume, value: int, box: tuple[slice, ...]) -> vtkPolyData:
-    """Marching-cubes (discrete flying edges) surface of one label, in world mm."""
+    """Marching-cubes (discrete flying edges) surface of one label, in world mm.
+
+    The padded crop is first viewed in canonical (LPS-growing) axis order, so the cells
+    are cut the same way (same diagonals in ambiguous cells) whatever the storage order:
+    the same object gives the same triangles, before and after smoothing.
+    """
     padded = np.pad((labels.array[box] == value).view(np.uint8), 1)
     ijk0 = np.array([box[2].start - 1, box[1].start - 1, box[0].start - 1], float)
     crop = Volume(
@@ -304,6 +331,7 @@ def _contour(labels: Volume, value: int, box: tuple[slice, ...]) -> vtkPolyData:
         origin=labels.index_to_world_points(ijk0),
         direction=labels.direction,
     )
+    crop = canonical_reorientation(crop).canonical_volume(crop)
     image = crop.to_vtk()
     contour = vtkDiscreteFlyingEdges3D()
     contour.SetInputData(image)
@@ -316,8 +344,8 @@ def _contour(labels: Volume, value: int, box: tuple[slice, ...]) -> vtkPolyData:
     mesh.ShallowCopy(contour.GetOutput())
     mesh.GetPointData().Initialize()
     mesh.GetCellData().Initialize()
-    if mesh.GetNumberOfPolys() and np.linalg.det(labels.direction) < 0:
-        # A mirrored storage order (determinant -1) turns the triangles inside out.
+    if mesh.GetNumberOfPolys() and np.linalg.det(crop.direction) < 0:
+        # A mirrored direction (determinant -1) turns the triangles inside out.
         _set_triangles(mesh, _triangles(mesh)[:, ::-1])
     return mesh
 
@@ -331,10 +359,11 @@ def _one_surface(
     smoothing: int,
     pass_band: float,
     decimation: float,
+    measure: bool,
 ) -> Surface:
     notes: list[str] = []
     mesh = _contour(labels, value, box)
-    raw_volume, _ = mesh_properties(mesh)
+    raw_volume = mesh_properties(mesh)[0] if (smoothing > 0 or decimation > 0) else None
     if smoothing > 0:
         mesh = smooth_surface(mesh, iterations=smoothing, pass_band=pass_band)
     if decimation > 0:
@@ -342,26 +371,40 @@ def _one_surface(
         if is_closed(decimated):
             mesh = decimated
         else:
-            notes.append("decimation would have opened the surface; kept it undecimated")
+            # vtkDecimatePro keeps the topology but can pinch two close sheets into an
+            # edge shared by four triangles (seen on one lung of the chest CT).
+            notes.append("decimation would have pinched the surface; kept it undecimated")
             decimation = 0.0
-    volume, area = mesh_properties(mesh)
-    if raw_volume > 0 and abs(volume / raw_volume - 1.0) > 0.02:
-        notes.append(
-            f"smoothing/decimation changed the volume by {100 * (volume / raw_volume - 1):+.1f} %"
-        )
-    return Surface(
+    final = mesh_properties(mesh) if raw_volume else None
+    if raw_volume and final is not None and abs(final[0] / raw_volume - 1.0) > 0.02:
+        change = 100 * (final[0] / raw_volume - 1.0)
+        notes.append(f"smoothing/decimation changed the volume by {change:+.1f} %")
+    surface = Surface(
         label=value,
         name=name,
         polydata=mesh,
         voxel_count=voxel_count,
         voxel_volume_mm3=voxel_count * float(np.prod(labels.spacing)),
-        mesh_volume_mm3=volume,
-        surface_area_mm2=area,
-        closed=is_closed(mesh),
         smoothing_iterations=int(smoothing),
         decimation=float(decimation),
         notes=tuple(notes),
     )
+    if final is not None:
+        surface.__dict__["_mass"] = final  # already measured: fill the cache
+    return surface.measure() if measure else surface
+
+
+def _present_labels(array: NDArray[Any]) -> list[int]:
+    """The non-zero values of an integer label map, sorted."""
+    if array.dtype.itemsize <= 2 and array.dtype.kind in "ui":
+        unsigned = np.uint8 if array.dtype.itemsize == 1 else np.uint16
+        present = np.flatnonzero(np.bincount(array.ravel().view(unsigned)))
+        if array.dtype.kind == "i":  # undo the unsigned view of negative labels
+            bits = 8 * array.dtype.itemsize
+            present = np.where(present >= 1 << (bits - 1), present - (1 << bits), present)
+    else:
+        present = np.unique(array)
+    return sorted(int(v) for v in present if v != 0)
 
 
 def label_surfaces(
@@ -374,6 +417,7 @@ def label_surfaces(
     decimation: float = 0.0,
     workers: int | None = None,
     boxes: Mapping[int, tuple[slice, ...]] | None = None,
+    measure: bool = True,
 ) -> list[Surface]:
     """Closed surfaces of the labels of a label map, in LPS world mm.
 
@@ -396,6 +440,9 @@ def label_surfaces(
     boxes : mapping, optional
         Label value -> ``array`` slices known to hold all of that label (saves a pass
         over a large label map; :class:`~medvis.lung.LungSegmentation` provides them).
+    measure : bool
+        Compute each mesh's volume, area and closedness in the worker threads (else on
+        first use).
 
     Returns
     -------
@@ -419,26 +466,19 @@ def label_surfaces(
     if values is None and boxes is not None:
         wanted = sorted(int(v) for v in boxes)
     elif values is None:
-        if array.dtype.itemsize <= 2 and array.dtype.kind in "ui":
-            counts = np.bincount(array.ravel().view(np.uint8 if array.dtype.itemsize == 1 else np.uint16))
-            present = np.flatnonzero(counts)
-            if array.dtype.kind == "i":  # undo the unsigned view of negative labels
-                bits = 8 * array.dtype.itemsize
-                present = np.where(present >= 1 << (bits - 1), present - (1 << bits), present)
-        else:
-            present = np.unique(array)
-        wanted = [int(v) for v in present if v != 0]
+        wanted = _present_labels(array)
     else:
         wanted = sorted({int(v) for v in values})
     names = dict(names or {})
     jobs: list[tuple[int, str, tuple[slice, ...], int]] = []
     positive = all(v > 0 for v in wanted) and array.dtype.kind in "ui"
+    found: dict[int, tuple[slice, ...] | None]
     if boxes is not None and all(v in boxes for v in wanted):
         found = {v: boxes[v] for v in wanted}
     elif positive and wanted:
         # One pass finds every label's box (labels 1..max).
-        boxes = ndi.find_objects(array, max_label=max(wanted))
-        found = {v: boxes[v - 1] for v in wanted}
+        every = ndi.find_objects(array, max_label=max(wanted))
+        found = {v: every[v - 1] for v in wanted}
     else:
         found = {}
         for value in wanted:
@@ -446,8 +486,10 @@ def label_surfaces(
             found[value] = hit[0] if hit else None
     for value in wanted:
         box = found[value]
-        count = int(np.count_nonzero(array[box] == value)) if box is not None else 0
-        if box is None or count == 0:
+        if box is None:
+            continue
+        count = int(np.count_nonzero(array[box] == value))
+        if count == 0:
             continue
         jobs.append((value, names.get(value, f"label_{value}"), box, count))
     if not jobs:
@@ -455,12 +497,12 @@ def label_surfaces(
     threads = workers or min(4, os.cpu_count() or 1)
     if threads <= 1 or len(jobs) == 1:
         return [
-            _one_surface(labels, v, n, b, c, smoothing, pass_band, decimation)
+            _one_surface(labels, v, n, b, c, smoothing, pass_band, decimation, measure)
             for v, n, b, c in jobs
         ]
     with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
         futures = [
-            pool.submit(_one_surface, labels, v, n, b, c, smoothing, pass_band, decimation)
+            pool.submit(_one_surface, labels, v, n, b, c, smoothing, pass_band, decimation, measure)
             for v, n, b, c in jobs
         ]
         return [f.result() for f in futures]
@@ -480,6 +522,7 @@ def _catch_errors(algorithm: Any) -> list[str]:
 
 
 def _writer_for(suffix: str, header: str) -> Any:
+    writer: Any
     if suffix == ".stl":
         from vtkmodules.vtkIOGeometry import vtkSTLWriter
 

@@ -35,6 +35,7 @@ from medvis.volume import Volume
 
 __all__ = [
     "MapperKind",
+    "apply_preset",
     "default_preset",
     "make_volume_prop",
     "volume_property",
@@ -179,3 +180,16 @@ def make_volume_prop(
     prop.SetUserMatrix(matrix)
     prop._medvis_image = image  # type: ignore[attr-defined]
     return prop
+
+
+def apply_preset(prop: vtkVolume, preset: str | VolumePreset) -> None:
+    """Give a prop from :func:`make_volume_prop` another preset, keeping its mapper and data.
+
+    Transfer functions, shading and blending change; the mapper's cached data (e.g. the
+    CPU ray caster's gradients) is kept, so switching presets is cheap.
+    """
+    chosen = get_preset(preset)
+    unit = prop.GetProperty().GetScalarOpacityUnitDistance()
+    prop.SetProperty(volume_property(chosen, unit_distance=unit))
+    mapper: Any = prop.GetMapper()
+    mapper.SetBlendMode(_BLEND[chosen.blend])
