@@ -176,7 +176,7 @@ def plane_montage(
     ct: Any,
     *,
     labels: Any | None = None,
-    point: Sequence[float],
+    point: Any,
     sagittal_x: float | None = None,
     height: int = 480,
 ) -> np.ndarray:
