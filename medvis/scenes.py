@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from medvis.errors import MedvisError, MissingFileError
+from medvis.pipeline.camera_keys import CAMERA_KEYS
 from medvis.volume import Volume
 
 __all__ = [
@@ -39,17 +40,7 @@ FORMAT_VERSION = 1
 _TOP = {"medvis_scene", "title", "description", "input", "output", "camera", "layers", "montage"}
 _INPUT = {"path", "frame", "series"}
 _OUTPUT = {"path", "size", "background", "orientation_marker"}
-_CAMERA = {
-    "view",
-    "position",
-    "focal_point",
-    "view_up",
-    "azimuth",
-    "elevation",
-    "roll",
-    "zoom",
-    "parallel",
-}
+_CAMERA = CAMERA_KEYS
 _LAYERS: dict[str, set[str]] = {
     "volume": {"type", "preset", "blend", "shade", "crop", "mapper", "sample_distance"},
     "slice": {"type", "plane", "normal", "point", "window", "opacity", "interpolation"},

@@ -22,6 +22,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkRenderer
 
+from medvis.pipeline.camera_keys import CAMERA_KEYS
+
 __all__ = ["CAMERAS", "CameraSpec", "NamedCamera", "apply_camera", "world_to_pixel"]
 
 
@@ -79,17 +81,7 @@ def apply_camera(
         options["view"] = spec
     else:
         options.update(spec)
-    known = {
-        "view",
-        "position",
-        "focal_point",
-        "view_up",
-        "azimuth",
-        "elevation",
-        "roll",
-        "zoom",
-        "parallel",
-    }
+    known = CAMERA_KEYS
     unknown = set(options) - known
     if unknown:
         raise ValueError(f"unknown camera keys {sorted(unknown)}; known: {sorted(known)}")

@@ -26,7 +26,21 @@ from medvis.render.marker import OrientationMarker
 from medvis.render.volume_render import MapperKind, make_volume_prop
 from medvis.volume import Volume
 
-__all__ = ["OffscreenScene"]
+__all__ = ["OffscreenScene", "surface_actor"]
+
+
+def surface_actor(
+    polydata: vtkPolyData, *, color: Sequence[float], opacity: float = 1.0
+) -> vtkActor:
+    """An actor drawing a mesh already in LPS mm in one flat colour."""
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputData(polydata)
+    mapper.ScalarVisibilityOff()
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(*color)
+    actor.GetProperty().SetOpacity(opacity)
+    return actor
 
 
 class OffscreenScene:
@@ -140,13 +154,7 @@ class OffscreenScene:
         opacity: float = 1.0,
     ) -> vtkActor:
         """Add a surface or mesh already in LPS mm."""
-        mapper = vtkPolyDataMapper()
-        mapper.SetInputData(polydata)
-        mapper.ScalarVisibilityOff()
-        actor = vtkActor()
-        actor.SetMapper(mapper)
-        actor.GetProperty().SetColor(*color)
-        actor.GetProperty().SetOpacity(opacity)
+        actor = surface_actor(polydata, color=color, opacity=opacity)
         self.renderer.AddActor(actor)
         if polydata.GetNumberOfPoints():
             self._bounds.append(np.asarray(polydata.GetBounds(), float).reshape(3, 2))

@@ -20,6 +20,7 @@ from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer
 from medvis.pipeline.presets import VolumePreset
 from medvis.render.cameras import apply_camera
 from medvis.render.marker import OrientationMarker
+from medvis.render.scene3d import surface_actor
 from medvis.render.viewer.logic import VIEW_NAMES, ViewerLogic
 from medvis.render.viewer.slice_view import PLANE_COLORS, SliceView
 from medvis.render.volume_render import apply_preset, make_volume_prop
@@ -121,13 +122,7 @@ class View3D:
         self, polydata: vtkPolyData, color: Sequence[float], *, opacity: float = 0.6
     ) -> vtkActor:
         """Show a mesh already in LPS mm (e.g. a lung surface) with the volume."""
-        mapper = vtkPolyDataMapper()
-        mapper.SetInputData(polydata)
-        mapper.ScalarVisibilityOff()
-        actor = vtkActor()
-        actor.SetMapper(mapper)
-        actor.GetProperty().SetColor(*color)
-        actor.GetProperty().SetOpacity(opacity)
+        actor = surface_actor(polydata, color=color, opacity=opacity)
         actor.GetProperty().SetSpecular(0.2)
         self.renderer.AddActor(actor)
         self.surfaces.append(actor)
