@@ -86,7 +86,7 @@ class ImageTooLargeError(MedvisError, MemoryError):
     """The header declares more voxels than could fit in memory; refused before allocation."""
 
 
-class DecoderMissingError(MedvisError, ImportError):
+class DecoderMissingError(MedvisError, ImportError):  # type: ignore[misc]  # .path is a Path
     """Pixel data is compressed with a codec whose decoder package is not installed."""
 
 

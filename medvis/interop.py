@@ -160,8 +160,8 @@ def sitk_to_volume(image: Any, *, source: str | None = None, **metadata: Any) ->
         layout = "kjic"
     return Volume(
         np.ascontiguousarray(array),
-        spacing=spacing,
-        origin=origin,
+        spacing=np.asarray(spacing, float),
+        origin=np.asarray(origin, float),
         direction=direction,
         layout=layout,
         metadata=metadata,

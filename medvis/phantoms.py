@@ -91,7 +91,7 @@ def chest_phantom(
     return Volume(
         hu,
         spacing=spacing,
-        origin=origin,
+        origin=np.asarray(origin, float),
         direction=direction,
         metadata={
             "format": "synthetic",

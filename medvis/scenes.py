@@ -94,7 +94,9 @@ def _fail(source: Path | None, reason: str) -> SceneError:
     return SceneError(source, reason)
 
 
-def _check_keys(source: Path | None, where: str, table: Any, allowed: set[str]) -> None:
+def _check_keys(
+    source: Path | None, where: str, table: Any, allowed: frozenset[str] | set[str]
+) -> None:
     if not isinstance(table, Mapping):
         raise _fail(source, f"{where} must be a table, not {type(table).__name__}")
     unknown = sorted(set(table) - allowed)

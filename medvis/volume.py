@@ -150,7 +150,7 @@ class Volume:
     @property
     def world_to_index(self) -> NDArray[np.float64]:
         """Inverse of :attr:`index_to_world`."""
-        return np.linalg.inv(self.index_to_world)
+        return np.asarray(np.linalg.inv(self.index_to_world), dtype=np.float64)
 
     @property
     def axis_codes(self) -> str:

@@ -143,7 +143,7 @@ def read_raw_checked(path: Path, dtype: Any, count: int, offset: int) -> np.ndar
     out = np.empty(count, dtype=dt)
     with open(path, "rb", buffering=0) as fh:
         fh.seek(offset)
-        view = memoryview(out).cast("B")
+        view = memoryview(out).cast("B")  # type: ignore[arg-type]  # ndarray is a buffer
         got = 0
         while got < len(view):
             n = fh.readinto(view[got:])
@@ -227,7 +227,7 @@ def gunzip_into(
     import queue
     import threading
 
-    target = memoryview(out).cast("B")
+    target = memoryview(out).cast("B")  # type: ignore[arg-type]  # ndarray is a buffer
     total = len(target)
     pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
     stop = threading.Event()

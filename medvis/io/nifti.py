@@ -26,7 +26,7 @@ from medvis.io._files import (
     split_name,
 )
 from medvis.io.registry import Reader, Writer
-from medvis.volume import Volume
+from medvis.volume import Layout, Volume
 
 __all__ = ["READER", "WRITER", "nifti_version", "read_nifti", "write_nifti"]
 
@@ -174,7 +174,8 @@ def read_nifti(path: Path, **_options: Any) -> Volume:
         spatial = shape[:3] + (1,) * (3 - len(shape[:3]))
         if count != int(np.prod(spatial)):
             raise HeaderError(hdr_path, f"colour NIfTI with more than 3 dimensions {shape}")
-        array, layout = flat.reshape((*spatial[::-1], channels)), "kjic"
+        array = flat.reshape((*spatial[::-1], channels))
+        layout: Layout = "kjic"
     else:
         vector = int(header["intent_code"]) == _INTENT_VECTOR and len(shape) == 5
         array, layout = spatial_to_c_order(data.reshape(shape, order="F"), components=vector)
