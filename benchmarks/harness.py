@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import gc
 import mmap
+import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -177,3 +179,14 @@ def measure(contenders: Sequence[Contender], repeats: int) -> list[Measured]:
 def paired_ratios(a: Measured, b: Measured) -> list[float]:
     """Per-round ratios ``a / b`` (the rounds interleave, so each pair shares the noise)."""
     return [x / y for x, y in zip(a.times, b.times, strict=False) if y > 0]
+
+
+def cpu_model() -> str:
+    """The processor's model name (for report headers)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"

@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import cpu_model
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "chest-ct" / "dicom"
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 errors[name] = str(exc)
 
     print(
-        f"render benchmark {dt.date.today()} on {platform.node()}: {_cpu(), os.cpu_count()} cores"
+        f"render benchmark {dt.date.today()} on {platform.node()}: {cpu_model(), os.cpu_count()} cores"
     )
     print(
         f"data {args.data}, {args.size}x{args.size}, CT-Lung, {args.repeats} interleaved rounds, medians\n"
@@ -281,16 +283,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

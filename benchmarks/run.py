@@ -36,7 +36,7 @@ from typing import Any
 import datagen
 import numpy as np
 from cases import BENCHMARKS, Benchmark, Inputs
-from harness import Measured, is_memory_mapped, measure, paired_ratios, touch
+from harness import Measured, cpu_model, is_memory_mapped, measure, paired_ratios, touch
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -45,14 +45,6 @@ _PACKAGES = ("numpy", "SimpleITK", "nibabel", "pynrrd", "pydicom", "isal", "medv
 
 
 # ------------------------------------------------------------------------ machine
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _memory_gib() -> float:
@@ -125,7 +117,7 @@ def machine_info() -> dict[str, str]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "cpu": f"{_cpu_model()}; nproc {affinity or os.cpu_count()} "
+        "cpu": f"{cpu_model()}; nproc {affinity or os.cpu_count()} "
         f"(os.cpu_count {os.cpu_count()}); {_memory_gib():.0f} GiB RAM",
         "system": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
