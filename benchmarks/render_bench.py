@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 errors[name] = str(exc)
 
     print(
-        f"render benchmark {dt.date.today()} on {platform.node()}: {cpu_model(), os.cpu_count()} cores"
+        f"render benchmark {dt.date.today()} on {platform.node()}: {cpu_model()}, {os.cpu_count()} cores"
     )
     print(
         f"data {args.data}, {args.size}x{args.size}, CT-Lung, {args.repeats} interleaved rounds, medians\n"
