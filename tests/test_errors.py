@@ -257,3 +257,15 @@ def test_every_error_keeps_path_and_reason(cls: type[errors.MedvisError]) -> Non
     assert exc.reason == "the reason"
     assert str(exc) == "/data/scan.dcm: the reason"
     assert isinstance(exc, errors.MedvisError)
+
+
+def test_gzip_crc_mismatch_is_detected(tmp_path: Path, small_volume: medvis.Volume) -> None:
+    good = tmp_path / "good.nii.gz"
+    medvis.save(small_volume, good)
+    data = bytearray(good.read_bytes())
+    data[-8] ^= 0xFF  # the CRC-32 of the uncompressed data, in the gzip trailer
+    bad = tmp_path / "crc.nii.gz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(errors.CorruptFileError) as info:
+        medvis.load(bad)
+    _assert_names_file(info.value, bad)

@@ -262,12 +262,14 @@ def gunzip_into(
     filled = 0
     to_skip = skip
     try:
-        while filled < total:
+        while True:  # read to the end of the stream, so its CRC is checked too
             piece = pieces.get()
             if piece is None:
                 break
             if isinstance(piece, BaseException):
                 raise CorruptFileError(path, f"the gzip stream is corrupt ({piece})") from None
+            if filled == total:
+                continue  # trailing bytes beyond the voxels
             view = memoryview(piece)
             if to_skip:
                 cut = min(to_skip, len(view))
