@@ -104,7 +104,20 @@ def run_presets(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    """Render and write the PNG."""
+    """Render and write the PNG; an unknown preset, window or camera name exits 2."""
+    from medvis.errors import MedvisError
+
+    try:
+        return _render(args)
+    except MedvisError:
+        raise
+    except (KeyError, ValueError) as exc:  # a bad name or value given on the command line
+        message = exc.args[0] if exc.args else str(exc)
+        print(f"medvis: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _render(args: argparse.Namespace) -> int:
     from medvis import scenes
 
     source = str(args.source)

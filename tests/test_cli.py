@@ -115,3 +115,33 @@ def test_console_script_demo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "voxels identical: True" in result.stdout
     assert (tmp_path / "demo" / "chest-phantom.nii.gz").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [("--preset", "NoSuch", "unknown volume preset"), ("--camera", "sideways", "unknown camera")],
+)
+def test_render_bad_name_is_a_message_not_a_traceback(
+    phantom_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    value: str,
+    words: str,
+) -> None:
+    out = tmp_path / "x.png"
+    assert main(["render", str(phantom_file), option, value, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_lung_error_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mr_like = tmp_path / "mr.nrrd"
+    medvis.save(
+        chest_phantom(shape_ijk=(16, 16, 8)).replace(array=np.full((8, 16, 16), 300, np.int16)),
+        mr_like,
+    )
+    assert main(["lung", str(mr_like), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert str(mr_like) in err and "HU" in err

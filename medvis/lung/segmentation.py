@@ -455,7 +455,7 @@ def segment_lungs(
     Raises
     ------
     LungNotFoundError
-        No air region that could be a lung was found.
+        No air region that could be a lung was found (the message names ``ct.source``).
 
     Examples
     --------
@@ -464,6 +464,22 @@ def segment_lungs(
     >>> sorted(result.names.values())
     ['left_lung', 'right_lung']
     """
+    try:
+        return _segment_lungs(ct, hu_range=hu_range, wall_mm=wall_mm, min_lung_ml=min_lung_ml)
+    except LungNotFoundError as exc:
+        if exc.path is not None or ct.source is None:
+            raise
+        raise LungNotFoundError(ct.source, exc.reason) from None
+
+
+def _segment_lungs(
+    ct: Volume,
+    *,
+    hu_range: tuple[float, float] = DEFAULT_HU_RANGE,
+    wall_mm: float = 4.0,
+    min_lung_ml: float = 20.0,
+) -> LungSegmentation:
+    """The work of :func:`segment_lungs` (errors without the file name)."""
     if ct.layout != "kji":
         raise ValueError(f"segment_lungs needs a 3-D volume, got layout {ct.layout!r}")
     low, high = (float(v) for v in hu_range)
