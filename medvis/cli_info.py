@@ -75,7 +75,12 @@ def summarise(volume: Volume, *, phi: bool = False) -> dict[str, Any]:
 
 
 def _fmt(values: Any, digits: int = 6) -> str:
-    return "(" + ", ".join(f"{float(v):.{digits}g}" for v in values) + ")"
+    # Round float noise (1e-19 from a float32 sform) to zero so directions read cleanly.
+    return (
+        "("
+        + ", ".join(f"{(0.0 if abs(float(v)) < 1e-12 else float(v)):.{digits}g}" for v in values)
+        + ")"
+    )
 
 
 def format_summary(summary: dict[str, Any]) -> str:

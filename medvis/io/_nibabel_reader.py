@@ -49,7 +49,15 @@ def read_with_nibabel(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         volume = _read(path, opener, format_name=format_name, metadata=metadata, voxels=voxels)
-    notes = tuple(f"{path.name}: {w.message}" for w in caught)
+    # Only what nibabel tells the user about the file (UserWarning and its kin); resource
+    # and deprecation warnings are about code, not data.
+    notes = tuple(
+        f"{path.name}: {w.message}"
+        for w in caught
+        if not issubclass(
+            w.category, (ResourceWarning, DeprecationWarning, PendingDeprecationWarning)
+        )
+    )
     return volume.replace(warnings=volume.warnings + notes) if notes else volume
 
 
