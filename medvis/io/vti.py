@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from medvis.errors import CorruptFileError, HeaderError
+from medvis.errors import CorruptFileError, HeaderError, UnsupportedFormatError
 from medvis.io._files import atomic_output, check_allocation
 from medvis.io.registry import Reader, Writer
 from medvis.volume import Volume
@@ -80,7 +80,11 @@ def write_vti(
     from vtkmodules.vtkIOXML import vtkXMLImageDataWriter
 
     if volume.layout == "tkji":
-        raise CorruptFileError(path, "VTI holds one frame; pick one with volume.frame(n)")
+        raise UnsupportedFormatError(
+            path,
+            f"a .vti file holds one frame and this volume has {volume.n_frames}: pick one "
+            "(volume.frame(n); CLI: --frame N) or write .nii.gz / .nrrd / .mha, which keep them all",
+        )
     image = volume.to_vtk()
     writer = vtkXMLImageDataWriter()
     errors = _ErrorCatcher(writer)
