@@ -84,16 +84,8 @@ def nibabel_to_volume(
         data = np.array(data)
     data = np.asarray(data)
     array, layout = spatial_to_c_order(data)
-    affine = geometry.ras_to_lps_affine(np.asarray(image.affine, float))
-    spacing, origin, direction = geometry.geometry_from_affine(affine)
-    return Volume(
-        array,
-        spacing=spacing,
-        origin=origin,
-        direction=direction,
-        layout=layout,
-        metadata=metadata,
-        source=source,
+    return Volume.from_affine(
+        array, image.affine, world="RAS", layout=layout, metadata=metadata, source=source
     )
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from medvis import geometry
 from medvis.errors import HeaderError, MissingFileError, WrongMagicError
 from medvis.interop import spatial_to_c_order, volume_to_nibabel
 from medvis.io._files import (
@@ -179,22 +178,17 @@ def read_nifti(path: Path, **_options: Any) -> Volume:
     else:
         vector = int(header["intent_code"]) == _INTENT_VECTOR and len(shape) == 5
         array, layout = spatial_to_c_order(data.reshape(shape, order="F"), components=vector)
+    metadata = _metadata(header, version, is_pair, path)
     try:
         affine_ras = np.asarray(header.get_best_affine(), float)
-        affine = geometry.ras_to_lps_affine(affine_ras)
-        spacing, origin, direction = geometry.geometry_from_affine(affine)
-    except Exception as exc:
+    except Exception as exc:  # nibabel raises several types for bad q/sform fields
         raise HeaderError(hdr_path, f"NIfTI header has no usable affine ({exc})") from None
-    metadata = _metadata(header, version, is_pair, path)
-    return Volume(
-        array,
-        spacing=spacing,
-        origin=origin,
-        direction=direction,
-        layout=layout,
-        metadata=metadata,
-        source=str(path),
-    )
+    try:
+        return Volume.from_affine(
+            array, affine_ras, world="RAS", layout=layout, metadata=metadata, source=str(path)
+        )
+    except ValueError as exc:  # a zero-length or non-finite axis
+        raise HeaderError(hdr_path, f"NIfTI header has no usable affine ({exc})") from None
 
 
 def _read_voxels(path: Path, dtype: np.dtype[Any], count: int, offset: int) -> np.ndarray:
