@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -213,9 +213,27 @@ def _uid(rng: np.random.Generator) -> UID:
     return UID("2.25." + str(int.from_bytes(rng.bytes(16), "big")))
 
 
-def _write_dicom(hu: NDArray[np.int16], folder: Path) -> None:
+def new_image_dataset(sop_class_uid: str, sop_instance_uid: str) -> Any:
+    """An explicit-VR little-endian image dataset with its file meta and SOP identity set."""
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, CTImageStorage, ExplicitVRLittleEndian
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_instance_uid
+    return ds
+
+
+def _write_dicom(hu: NDArray[np.int16], folder: Path) -> None:
+    from pydicom.uid import CTImageStorage
 
     nk, nj, ni = hu.shape
     rng = np.random.default_rng([_SEED, 1])
@@ -228,17 +246,7 @@ def _write_dicom(hu: NDArray[np.int16], folder: Path) -> None:
     order = rng.permutation(nk)  # and the files are written in random order too
     org = origin(hu.shape)
     for k in (int(x) for x in order):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = _uid(rng)
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SpecificCharacterSet = "ISO_IR 100"
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds = new_image_dataset(CTImageStorage, _uid(rng))
         ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20240611"
         ds.StudyTime = ds.SeriesTime = ds.ContentTime = "101500"
         ds.AccessionNumber = "BENCH0001"

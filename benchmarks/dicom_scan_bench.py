@@ -37,14 +37,8 @@ TARGET = 0.5  # "well under" SimpleITK: at most half its time
 
 
 def _write(folder: Path) -> None:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import (
-        PYDICOM_IMPLEMENTATION_UID,
-        CTImageStorage,
-        ExplicitVRLittleEndian,
-        MRImageStorage,
-        generate_uid,
-    )
+    from datagen import new_image_dataset
+    from pydicom.uid import CTImageStorage, MRImageStorage, generate_uid
 
     rng = np.random.default_rng(2024)
     tmp = folder.with_name(folder.name + ".part")
@@ -59,17 +53,7 @@ def _write(folder: Path) -> None:
         ct = s % 2 == 0
         series, frame = generate_uid(), generate_uid()
         for k in range(PER_SERIES):
-            meta = FileMetaDataset()
-            meta.MediaStorageSOPClassUID = CTImageStorage if ct else MRImageStorage
-            meta.MediaStorageSOPInstanceUID = generate_uid()
-            meta.TransferSyntaxUID = ExplicitVRLittleEndian
-            meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-            ds = Dataset()
-            ds.file_meta = meta
-            ds.SpecificCharacterSet = "ISO_IR 100"
-            ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-            ds.SOPClassUID = meta.MediaStorageSOPClassUID
-            ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+            ds = new_image_dataset(CTImageStorage if ct else MRImageStorage, generate_uid())
             ds.StudyDate, ds.StudyTime = "20240611", "101500"
             ds.Modality = "CT" if ct else "MR"
             ds.Manufacturer = "medvis benchmark"
