@@ -196,6 +196,18 @@ def main(argv: list[str] | None = None) -> int:
     def keep(name: str) -> str:
         return str(args.keep_images / f"{name}.png") if args.keep_images else ""
 
+    def pyvista(mapper: str) -> str:
+        return _program(
+            PYVISTA_CHILD,
+            DATA=str(args.data),
+            SIZE=args.size,
+            FRAMES=args.frames,
+            MAPPER=mapper,
+            COLOR=[list(p) for p in lung.color],
+            OPACITY=[list(p) for p in lung.scalar_opacity],
+            KEEP=keep(f"pyvista-{mapper}"),
+        )
+
     contenders = {
         "medvis": _program(
             MEDVIS_CHILD,
@@ -204,28 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             FRAMES=args.frames,
             KEEP=keep("medvis"),
         ),
-        "pyvista fixed_point": _program(
-            PYVISTA_CHILD,
-            DATA=str(args.data),
-            SIZE=args.size,
-            FRAMES=args.frames,
-            MAPPER="fixed_point",
-            COLOR=[list(p) for p in lung.color],
-            OPACITY=[list(p) for p in lung.scalar_opacity],
-            KEEP=keep("pyvista-fixed_point"),
-        ),
+        "pyvista fixed_point": pyvista("fixed_point"),
     }
     if args.peer_default:
-        contenders["pyvista default (smart)"] = _program(
-            PYVISTA_CHILD,
-            DATA=str(args.data),
-            SIZE=args.size,
-            FRAMES=args.frames,
-            MAPPER="smart",
-            COLOR=[list(p) for p in lung.color],
-            OPACITY=[list(p) for p in lung.scalar_opacity],
-            KEEP=keep("pyvista-smart"),
-        )
+        contenders["pyvista default (smart)"] = pyvista("smart")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
     errors: dict[str, str] = {}
     # One untimed warm-up of each (page cache, .pyc files), then interleaved rounds.
