@@ -178,7 +178,12 @@ class _Coarse:
 
 
 def _coarse_candidates(
-    hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float, wall_mm: float, min_ml: float
+    hu: NDArray[Any],
+    spacing_xyz: NDArray[np.float64],
+    high: float,
+    wall_mm: float,
+    min_ml: float,
+    source: str | None,
 ) -> _Coarse:
     sx, sy, sz = spacing_xyz
     # Coarse voxels of about 2-3 mm: enough to tell outside from inside and to follow
@@ -188,7 +193,7 @@ def _coarse_candidates(
     coarse = hu[:: step[0], :: step[1], :: step[2]] <= high
     labels, count = _label(coarse)
     if count == 0:
-        raise LungNotFoundError(None, f"no voxel at or below {high:g} HU: is this a CT in HU?")
+        raise LungNotFoundError(source, f"no voxel at or below {high:g} HU: is this a CT in HU?")
     outside = _in_plane_face_labels(labels)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
@@ -198,7 +203,7 @@ def _coarse_candidates(
     notes: list[str] = []
     if not order:
         raise LungNotFoundError(
-            None,
+            source,
             f"no enclosed air region of at least {min_ml:g} mL inside the body "
             f"(air: HU <= {high:g}); is this a chest CT?",
         )
@@ -221,7 +226,7 @@ def _coarse_candidates(
             continue
         accepted.append(lab)
     if not accepted:
-        raise LungNotFoundError(None, "every enclosed air region lies outside the body wall")
+        raise LungNotFoundError(source, "every enclosed air region lies outside the body wall")
     chosen = accepted[:1]
     if len(accepted) > 1 and sizes[accepted[1]] >= 0.12 * sizes[accepted[0]]:
         chosen.append(accepted[1])
@@ -464,22 +469,6 @@ def segment_lungs(
     >>> sorted(result.names.values())
     ['left_lung', 'right_lung']
     """
-    try:
-        return _segment_lungs(ct, hu_range=hu_range, wall_mm=wall_mm, min_lung_ml=min_lung_ml)
-    except LungNotFoundError as exc:
-        if exc.path is not None or ct.source is None:
-            raise
-        raise LungNotFoundError(ct.source, exc.reason) from None
-
-
-def _segment_lungs(
-    ct: Volume,
-    *,
-    hu_range: tuple[float, float] = DEFAULT_HU_RANGE,
-    wall_mm: float = 4.0,
-    min_lung_ml: float = 20.0,
-) -> LungSegmentation:
-    """The work of :func:`segment_lungs` (errors without the file name)."""
     if ct.layout != "kji":
         raise ValueError(f"segment_lungs needs a 3-D volume, got layout {ct.layout!r}")
     low, high = (float(v) for v in hu_range)
@@ -499,7 +488,7 @@ def _segment_lungs(
     if not reo.is_identity:
         hu = np.ascontiguousarray(hu)
     spacing = reo.spacing
-    coarse = _coarse_candidates(hu, spacing, high, wall_mm, min_lung_ml)
+    coarse = _coarse_candidates(hu, spacing, high, wall_mm, min_lung_ml, ct.source)
     notes = list(coarse.notes)
     lap("outside_air")
 
