@@ -2,61 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from medvis.errors import OutputExistsError
-from medvis.phantoms import chest_phantom
 from medvis.pipeline.presets import custom_preset
+from tests._gl import run_smoke
 from tests.image_compare import check_image, image_error
 from tests.test_reslice import ALL_ORDERS, _rotation, storage_variant
-
-REPO = Path(__file__).resolve().parents[1]
-SMOKE = textwrap.dedent(
-    """
-    import medvis.render as render
-    from medvis.phantoms import chest_phantom
-    rgb = render.render_volume(chest_phantom(shape_ijk=(32, 28, 20), spacing=(10, 10, 12)), size=(48, 40))
-    assert rgb.shape == (40, 48, 3) and rgb.any()
-    print("rendered", rgb.shape)
-    """
-)
-
-
-def _smoke() -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", SMOKE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def test_render_smoke_in_subprocess():
     # VTK segfaults instead of raising when no OpenGL can be loaded: check the exit code.
-    done = _smoke()
+    done = run_smoke()
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
-    assert "rendered (40, 48, 3)" in done.stdout
-
-
-@pytest.fixture(scope="module")
-def gl():
-    """Skip in-process rendering when the subprocess smoke test cannot render (it fails)."""
-    done = _smoke()
-    if done.returncode != 0:
-        pytest.skip(
-            f"offscreen OpenGL unavailable (exit {done.returncode}); see test_render_smoke_in_subprocess"
-        )
-    import medvis.render
-
-    return medvis.render
+    assert "rendered (40, 48, 3) through vtk" in done.stdout
 
 
 #: Soft tissue translucent, spine and marker opaque: an asymmetric picture.
@@ -69,12 +29,6 @@ PROBE = custom_preset(
     diffuse=0.6,
 )
 MARKER_ONLY = custom_preset("marker", opacity=[(1000, 0), (1200, 1)], blend="maximum", shade=False)
-
-
-@pytest.fixture(scope="module")
-def phantom():
-    # Noise gives the uniform regions gradients to shade (zero gradients shade dark on the CPU mapper).
-    return chest_phantom(shape_ijk=(56, 48, 40), spacing=(5.0, 5.0, 6.0), noise=20.0)
 
 
 # 12 storage orders: every permutation, flipped and not, 6 of them with determinant -1.

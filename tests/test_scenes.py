@@ -99,9 +99,9 @@ def test_inputs_that_ship():
 
 def test_render_scenes_on_the_phantom(tmp_path):
     pytest.importorskip("vtkmodules.vtkRenderingOpenGL2")
-    from tests.test_render import _smoke
+    from tests._gl import run_smoke
 
-    if _smoke().returncode != 0:
+    if run_smoke().returncode != 0:
         pytest.skip("offscreen OpenGL unavailable; see test_render_smoke_in_subprocess")
     phantom = resolve_input("phantom:chest")
     three_d = parse_scene(

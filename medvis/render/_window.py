@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 from typing import Any
@@ -19,7 +20,14 @@ from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkWindowToImageFilter
 
 from medvis.errors import MedvisError
 
-__all__ = ["RenderError", "ErrorCatcher", "new_window", "capture", "is_software_gl"]
+__all__ = [
+    "RenderError",
+    "ErrorCatcher",
+    "capture",
+    "gpu_device_present",
+    "is_software_gl",
+    "new_window",
+]
 
 _SMP_SET = False
 
@@ -105,6 +113,22 @@ def capture(window: vtkRenderWindow) -> NDArray[np.uint8]:
 
 
 _SOFTWARE: dict[str, bool] = {}
+
+#: Device nodes of GPUs on Linux: DRM render nodes (Intel, AMD, Nouveau, virtio), the
+#: NVIDIA driver's, and WSL's GPU paravirtualisation.
+_GPU_DEVICE_PATTERNS = ("/dev/dri/renderD*", "/dev/nvidia[0-9]*", "/dev/dxg")
+
+
+def gpu_device_present() -> bool:
+    """False when this Linux machine has no GPU device node, so OpenGL can only be software.
+
+    Answers without making an OpenGL context (which costs about 100 MiB on Mesa
+    llvmpipe). Other systems are assumed to have a GPU; :func:`is_software_gl` tells for
+    sure.
+    """
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(glob.glob(pattern) for pattern in _GPU_DEVICE_PATTERNS)
 
 
 def is_software_gl(window: vtkRenderWindow) -> bool:

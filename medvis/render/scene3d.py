@@ -1,8 +1,13 @@
 """An offscreen 3-D scene: volumes, slice planes and surfaces in one LPS world.
 
 :class:`OffscreenScene` is what :func:`medvis.render.render_volume` and the scene files
-use; keep one to render several frames (the first frame compiles shaders and uploads
-textures, the later ones are much cheaper).
+use; keep one to render several frames (the first frame computes the ray caster's
+gradients, or compiles shaders and uploads textures; the later ones are much cheaper).
+
+A scene that is one volume drawn by the CPU ray caster (the choice on a machine without
+a GPU) is rendered without OpenGL (:mod:`medvis.render.software_raycast`); anything else
+is drawn through an offscreen OpenGL window. The orientation cube is painted into the
+finished picture in both cases (:func:`medvis.render.marker.draw_orientation_cube`).
 """
 
 from __future__ import annotations
@@ -15,14 +20,28 @@ from numpy.typing import ArrayLike, NDArray
 from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
-from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper, vtkRenderer
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkImageActor,
+    vtkPolyDataMapper,
+    vtkRenderer,
+    vtkRenderWindow,
+)
+from vtkmodules.vtkRenderingOpenGL2 import vtkGenericOpenGLRenderWindow
 
 from medvis.pipeline.presets import VolumePreset
 from medvis.pipeline.reslice import Slice
 from medvis.pipeline.windowing import WindowLevel, apply_window
-from medvis.render._window import ErrorCatcher, capture, is_software_gl, new_window
+from medvis.render._window import (
+    ErrorCatcher,
+    capture,
+    gpu_device_present,
+    is_software_gl,
+    new_window,
+)
 from medvis.render.cameras import CameraSpec, apply_camera, world_to_pixel
-from medvis.render.marker import OrientationMarker
+from medvis.render.marker import draw_orientation_cube
+from medvis.render.software_raycast import raycast_rgb
 from medvis.render.volume_render import MapperKind, make_volume_prop
 from medvis.volume import Volume
 
@@ -54,6 +73,10 @@ class OffscreenScene:
         Background colour, components in [0, 1].
     orientation_marker : bool
         Draw the labelled orientation cube in the lower-left corner.
+    opengl : bool, optional
+        None (default): draw through OpenGL only when needed (anything but a single
+        CPU-ray-cast volume). True: always draw through OpenGL. False: never; rendering
+        a scene that needs OpenGL then raises ``ValueError``.
 
     Examples
     --------
@@ -71,26 +94,49 @@ class OffscreenScene:
         size: Sequence[int] = (512, 512),
         background: Sequence[float] = (0.0, 0.0, 0.0),
         orientation_marker: bool = True,
+        opengl: bool | None = None,
     ) -> None:
         width, height = (int(v) for v in size)
-        self.window = new_window(width, height)
+        if width < 1 or height < 1:
+            raise ValueError(f"image size must be positive, got {width}x{height}")
+        self.size = (width, height)
         self.errors = ErrorCatcher()
         self.renderer = vtkRenderer()
         self.renderer.SetBackground(*background)
-        self.window.SetNumberOfLayers(2)
-        self.window.AddRenderer(self.renderer)
-        self.errors.watch(self.window, self.renderer)
-        self.marker: OrientationMarker | None = None
-        if orientation_marker:
-            self.marker = OrientationMarker(self.renderer)
-            self.window.AddRenderer(self.marker.renderer)
+        # Until OpenGL is needed the renderer sits in a window that never makes a context
+        # or loads an OpenGL library; it gives the camera its aspect ratio and image size.
+        self._holder = vtkGenericOpenGLRenderWindow()
+        self._holder.SetSize(width, height)
+        self._holder.AddRenderer(self.renderer)
+        self._window: vtkRenderWindow | None = None
+        self.errors.watch(self.renderer)
+        self.orientation_marker = bool(orientation_marker)
+        self.opengl = opengl
+        self._cpu_volumes: list[Any] = []
         self._bounds: list[NDArray[np.float64]] = []
         self._camera_set = False
 
+    @property
+    def window(self) -> vtkRenderWindow:
+        """The offscreen OpenGL window, made (and given the renderer) on first use."""
+        if self._window is None:
+            window = new_window(*self.size)
+            self._holder.RemoveRenderer(self.renderer)
+            window.AddRenderer(self.renderer)
+            self.errors.watch(window)
+            self._window = window
+        return self._window
+
     # ----------------------------------------------------------------- layers
     def resolve_mapper(self, mapper: MapperKind) -> str:
-        """ "auto" is the CPU ray caster on a software OpenGL (llvmpipe), else the GPU one."""
+        """ "auto" is the CPU ray caster on a software OpenGL (llvmpipe), else the GPU one.
+
+        On Linux with no GPU device node the answer is "cpu" without making an OpenGL
+        context; otherwise a context is made once to ask OpenGL what it is.
+        """
         if mapper == "auto":
+            if not gpu_device_present():
+                return "cpu"
             return "cpu" if is_software_gl(self.window) else "gpu"
         if mapper not in ("gpu", "cpu"):
             raise ValueError(f"mapper must be 'auto', 'gpu' or 'cpu', not {mapper!r}")
@@ -108,10 +154,11 @@ class OffscreenScene:
         sample_distance: float | None = None,
     ) -> Any:
         """Add a volume rendering (see :func:`medvis.render.volume_render.make_volume_prop`)."""
+        kind = self.resolve_mapper(mapper)
         prop = make_volume_prop(
             volume,
             preset,
-            mapper=self.resolve_mapper(mapper),
+            mapper=kind,
             blend=blend,
             shade=shade,
             crop=crop,
@@ -119,6 +166,8 @@ class OffscreenScene:
         )
         self.errors.watch(prop.GetMapper())
         self.renderer.AddVolume(prop)
+        if kind == "cpu":
+            self._cpu_volumes.append(prop)
         self._bounds.append(volume.world_bounds)
         return prop
 
@@ -181,6 +230,17 @@ class OffscreenScene:
         return world_to_pixel(self.renderer, point)
 
     # ----------------------------------------------------------------- render
+    def _single_cpu_volume(self) -> bool:
+        props = self.renderer.GetViewProps()
+        only_prop = props.GetNumberOfItems() == 1 and props.GetItemAsObject(0)
+        return len(self._cpu_volumes) == 1 and only_prop is self._cpu_volumes[0]
+
+    def needs_opengl(self) -> bool:
+        """Whether :meth:`render` draws through OpenGL (see the ``opengl`` parameter)."""
+        if self.opengl is None:
+            return not self._single_cpu_volume()
+        return self.opengl
+
     def render(self) -> NDArray[np.uint8]:
         """Draw a frame and return it as (height, width, 3) uint8, row 0 on top.
 
@@ -188,19 +248,35 @@ class OffscreenScene:
         ------
         RenderError
             When VTK reported an error while drawing.
+        ValueError
+            When ``opengl=False`` and the scene is not one CPU-ray-cast volume alone.
         """
         if not self._camera_set:
             self.set_camera("anterior")
-        if self.marker is not None:
-            self.marker.sync()
-        self.window.Render()
-        rgb = capture(self.window)
+        if self.needs_opengl():
+            self.window.Render()
+            rgb = capture(self.window)
+        else:
+            if not self._single_cpu_volume():
+                raise ValueError(
+                    "without OpenGL a scene can hold one volume drawn by the CPU ray caster "
+                    "and nothing else"
+                )
+            rgb = raycast_rgb(
+                self.renderer,
+                self._cpu_volumes[0],
+                size=self.size,
+                background=self.renderer.GetBackground(),
+            )
         self.errors.check("rendering failed")
+        if self.orientation_marker:
+            draw_orientation_cube(rgb, self.renderer.GetActiveCamera())
         return rgb
 
     def close(self) -> None:
         """Release the OpenGL resources now (they are also released when collected)."""
-        self.window.Finalize()
+        if self._window is not None:
+            self._window.Finalize()
 
     def __enter__(self) -> OffscreenScene:
         return self
