@@ -15,9 +15,11 @@ against ``180 MB + 3 x the volume's bytes``.
 
 Both draw the same transfer functions (3D Slicer's CT-Lung, shaded) at the same image
 size with the same ray step (the smallest voxel spacing) and the same ray caster
-(``vtkFixedPointVolumeRayCastMapper``, which medvis picks on a software OpenGL such as
-llvmpipe). ``--peer-default`` also times pyvista with its default mapper ("smart"),
-for information. The exit status is 0 whatever the verdicts: this is a report.
+(``vtkFixedPointVolumeRayCastMapper``, which medvis picks where OpenGL is software, such
+as Mesa llvmpipe; for a volume alone medvis runs it without an OpenGL context, pyvista
+draws through one). medvis also paints its orientation cube; pyvista draws none.
+``--peer-default`` also times pyvista with its default mapper ("smart"), for
+information. The exit status is 0 whatever the verdicts: this is a report.
 """
 
 from __future__ import annotations

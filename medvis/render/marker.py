@@ -157,11 +157,9 @@ def draw_orientation_cube(
     right = np.cross(towards, up)
 
     n = side * _SUPERSAMPLE
-    centres = (np.arange(n) + 0.5) / n * 2.0 - 1.0  # the box spans -1..1 world units
-    screen_x = centres[np.newaxis, :]
-    screen_y = -centres[:, np.newaxis]  # rows run downwards
-    color = np.zeros((n, n, 3))
-    coverage = np.zeros((n, n))
+    centres = ((np.arange(n) + 0.5) / n * 2.0 - 1.0).astype(np.float32)  # box spans -1..1
+    color = np.zeros((n, n, 3), np.float32)
+    coverage = np.zeros((n, n), np.float32)
     for normal_t, letter, letter_up_t in _CUBE_FACES:
         normal, letter_up = np.asarray(normal_t), np.asarray(letter_up_t)
         facing = float(normal @ towards)
@@ -174,24 +172,42 @@ def draw_orientation_cube(
             [[letter_right @ right, letter_up @ right], [letter_right @ up, letter_up @ up]]
         )
         inverse = np.linalg.inv(matrix)
-        dx = screen_x - centre @ right
-        dy = screen_y - centre @ up
+        # Only the grid cells under the face's projected corners need looking at.
+        corners = np.array([[sa, sb] for sa in (-0.5, 0.5) for sb in (-0.5, 0.5)]) @ matrix.T
+        corners += [centre @ right, centre @ up]
+        col0, col1 = (
+            np.clip((corners[:, 0].min() + 1) / 2 * n, 0, n),
+            np.clip((corners[:, 0].max() + 1) / 2 * n, 0, n),
+        )
+        row0, row1 = (
+            np.clip((1 - corners[:, 1].max()) / 2 * n, 0, n),
+            np.clip((1 - corners[:, 1].min()) / 2 * n, 0, n),
+        )
+        cols_ = slice(int(col0), int(np.ceil(col1)))
+        rows_ = slice(int(row0), int(np.ceil(row1)))
+        dx = centres[np.newaxis, cols_] - np.float32(centre @ right)
+        dy = -centres[rows_, np.newaxis] - np.float32(centre @ up)  # rows run downwards
         a = inverse[0, 0] * dx + inverse[0, 1] * dy + 0.5
         b = inverse[1, 0] * dx + inverse[1, 1] * dy + 0.5
-        inside = (a >= 0) & (a <= 1) & (b >= 0) & (b <= 1)
-        if not inside.any():
+        rows, cols = np.nonzero((a >= 0) & (a <= 1) & (b >= 0) & (b <= 1))
+        if not rows.size:
             continue
+        a, b = a[rows, cols], b[rows, cols]
         shade = 0.45 + 0.55 * -facing
         face = np.asarray(_AXIS_COLORS[int(np.argmax(np.abs(normal)))]) * shade
         edge = np.minimum(np.minimum(a, 1 - a), np.minimum(b, 1 - b)) < 0.035
-        ink = _letter_coverage(letter, a, b)[..., np.newaxis]
-        painted = np.where(edge[..., np.newaxis], _EDGE_COLOR, face)
-        painted = painted * (1 - ink) + np.asarray(_LETTER_COLOR) * ink
-        color[inside] = painted[inside]
-        coverage[inside] = 1.0
+        ink = _letter_coverage(letter, a, b)[:, np.newaxis]
+        painted = np.where(edge[:, np.newaxis], _EDGE_COLOR, face)
+        rows += rows_.start
+        cols += cols_.start
+        color[rows, cols] = painted * (1 - ink) + np.asarray(_LETTER_COLOR) * ink
+        coverage[rows, cols] = 1.0
     # Average each supersampled block: anti-aliased edges, then blend into the picture.
-    color = color.reshape(side, _SUPERSAMPLE, side, _SUPERSAMPLE, 3).mean(axis=(1, 3))
-    coverage = coverage.reshape(side, _SUPERSAMPLE, side, _SUPERSAMPLE).mean(axis=(1, 3))
-    box = rgb[top : top + side, left : left + side].astype(np.float64) / 255.0
+    scale = 1.0 / _SUPERSAMPLE**2
+    color = color.reshape(side, _SUPERSAMPLE, n, 3).sum(axis=1)
+    color = color.reshape(side, side, _SUPERSAMPLE, 3).sum(axis=2) * scale
+    coverage = coverage.reshape(side, _SUPERSAMPLE, n).sum(axis=1)
+    coverage = coverage.reshape(side, side, _SUPERSAMPLE).sum(axis=2) * scale
+    box = rgb[top : top + side, left : left + side].astype(np.float32) / 255.0
     box = box * (1 - coverage[..., np.newaxis]) + color  # color is premultiplied by coverage
     rgb[top : top + side, left : left + side] = np.clip(box * 255 + 0.5, 0, 255).astype(np.uint8)
