@@ -190,3 +190,17 @@ def test_cube_sides_are_where_the_patient_is(gl):
     _, mirrored = _cube(gl, ((-0.8, -1.0, 0.7), (0, 0, 1)), size=400)
     left_half = mirrored[side // 2 :, side // 5 : side // 2 - 4].reshape(-1, 3)
     assert share(left_half, 0) > 0.6  # the R face (x axis, red) is now on the left
+
+
+def test_volume_out_of_view_leaves_the_background(gl, phantom):
+    scene = gl.OffscreenScene(size=(64, 48), background=(0.2, 0.4, 0.6), orientation_marker=False)
+    scene.add_volume(phantom, "CT-Bone", mapper="cpu")
+    scene.set_camera("anterior")
+    assert scene.render().std() > 5  # in view: something drawn
+    camera = scene.renderer.GetActiveCamera()
+    # Slide the camera sideways: the volume is in front of it but outside the picture.
+    aside = np.array([3000.0, 0.0, 0.0])
+    camera.SetPosition(*(np.array(camera.GetPosition()) + aside))
+    camera.SetFocalPoint(*(np.array(camera.GetFocalPoint()) + aside))
+    picture = scene.render()
+    np.testing.assert_array_equal(picture, np.broadcast_to([51, 102, 153], picture.shape))
