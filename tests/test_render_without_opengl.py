@@ -204,3 +204,10 @@ def test_volume_out_of_view_leaves_the_background(gl, phantom):
     camera.SetFocalPoint(*(np.array(camera.GetFocalPoint()) + aside))
     picture = scene.render()
     np.testing.assert_array_equal(picture, np.broadcast_to([51, 102, 153], picture.shape))
+    # Out of view from the first frame (the ray caster's image was never filled).
+    fresh = gl.OffscreenScene(size=(64, 48), background=(0.2, 0.4, 0.6), orientation_marker=False)
+    fresh.add_volume(phantom, "CT-Bone", mapper="cpu")
+    fresh.set_camera(
+        {"position": tuple(camera.GetPosition()), "focal_point": tuple(camera.GetFocalPoint())}
+    )
+    np.testing.assert_array_equal(fresh.render(), picture)
