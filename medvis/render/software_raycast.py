@@ -146,16 +146,15 @@ def raycast_rgb(
 
     # The framebuffer holds the cleared background in 8 bits; the quad is blended over
     # it with premultiplied alpha: out = source + destination * (1 - source alpha).
-    background8 = np.round(np.clip(np.asarray(background, np.float64), 0, 1) * 255) / 255
-    canvas = np.empty((height, width, 3), np.float32)
-    canvas[:] = background8.astype(np.float32)
+    background8 = np.round(np.clip(np.asarray(background, np.float64), 0, 1) * 255)
+    picture = np.empty((height, width, 3), np.uint8)
+    picture[:] = background8.astype(np.uint8)
     rows = slice(max(y0, 0), min(y0 + rgba.shape[0], height))
     cols = slice(max(x0, 0), min(x0 + rgba.shape[1], width))
     part = rgba[rows.start - y0 : rows.stop - y0, cols.start - x0 : cols.stop - x0]
-    region = canvas[rows, cols]
-    region *= 1.0 - part[..., 3:4]
-    region += part[..., :3]
-    np.clip(canvas, 0.0, 1.0, out=canvas)
-    canvas *= 255.0
-    canvas += 0.5
-    return np.ascontiguousarray(canvas.astype(np.uint8)[::-1])
+    blended = part[..., :3] + (background8 / 255).astype(np.float32) * (1.0 - part[..., 3:4])
+    np.clip(blended, 0.0, 1.0, out=blended)
+    blended *= 255.0
+    blended += 0.5
+    picture[rows, cols] = blended.astype(np.uint8)
+    return np.ascontiguousarray(picture[::-1])
