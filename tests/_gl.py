@@ -26,8 +26,13 @@ SMOKE = textwrap.dedent(
 
 def run_smoke() -> subprocess.CompletedProcess[str]:
     """Run :data:`SMOKE` in a fresh interpreter."""
+    return run_program(SMOKE)
+
+
+def run_program(source: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``source`` in a fresh interpreter in the repository root."""
     return subprocess.run(
-        [sys.executable, "-c", SMOKE],
+        [sys.executable, "-c", source],
         capture_output=True,
         text=True,
         timeout=120,

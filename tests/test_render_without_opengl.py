@@ -3,14 +3,13 @@ and the orientation cube painted in numpy facing the right way."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
 
-from tests._gl import REPO
+from tests._gl import run_program
 from tests.test_render import PROBE, SUBSET, oblique_copy
 from tests.test_reslice import _rotation, storage_variant
 
@@ -119,14 +118,7 @@ NO_GL_PROGRAM = textwrap.dedent(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
 def test_volume_picture_loads_no_opengl_library():
-    done = subprocess.run(
-        [sys.executable, "-c", NO_GL_PROGRAM],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=False,
-    )
+    done = run_program(NO_GL_PROGRAM)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "GL: []" in done.stdout, done.stdout
 
