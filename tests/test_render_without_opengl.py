@@ -76,6 +76,22 @@ def test_same_pixels_as_opengl_oblique_mip_and_crop(gl, phantom):
     _assert_same(cropped[False], cropped[True], "cropped")
 
 
+def test_same_pixels_as_opengl_with_final_colour_window(gl, phantom):
+    pictures = {}
+    for opengl in (False, True):
+        scene = gl.OffscreenScene(size=(80, 80), opengl=opengl, orientation_marker=False)
+        prop = scene.add_volume(phantom, PROBE, mapper="cpu")
+        prop.GetMapper().SetFinalColorWindow(0.6)
+        prop.GetMapper().SetFinalColorLevel(0.4)
+        scene.set_camera(OBLIQUE_CAMERA)
+        pictures[opengl] = scene.render()
+    plain = gl.render_volume(
+        phantom, preset=PROBE, camera=OBLIQUE_CAMERA, size=(80, 80), orientation_marker=False
+    )
+    assert np.abs(pictures[False].astype(int) - plain).max() > 40  # the window did something
+    _assert_same(pictures[False], pictures[True], "final colour window")
+
+
 def test_opengl_only_when_a_layer_needs_it(gl, phantom):
     from medvis.pipeline.reslice import reslice
     from medvis.pipeline.windowing import WINDOWS

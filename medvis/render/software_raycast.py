@@ -88,6 +88,12 @@ def _mapper_rgba(mapper: vtkFixedPointVolumeRayCastMapper) -> tuple[NDArray[np.f
     stored = numpy_support.vtk_to_numpy(view).reshape(memory_h, memory_w, 4)
     rgba = stored[:used_h, :used_w].astype(np.float32)
     del view, stored  # the array is the mapper's; keep only our copy
+    window, level = mapper.GetFinalColorWindow(), mapper.GetFinalColorLevel()
+    if window != 1.0 or level != 0.5:
+        # As the mapper's (protected) ApplyFinalColorWindowLevel does before display.
+        scale, bias = 1.0 / window, 0.5 - level / window
+        colour = np.trunc(rgba[..., :3] * np.float32(scale) + np.float32(bias) * rgba[..., 3:])
+        rgba[..., :3] = np.clip(colour, 0, 32767)
     rgba *= _PIXEL_SCALE
     return rgba, int(origin_x), int(origin_y)
 
