@@ -97,11 +97,14 @@ def test_opengl_only_when_a_layer_needs_it(gl, phantom):
     from medvis.pipeline.windowing import WINDOWS
 
     scene = gl.OffscreenScene(size=(64, 64))
-    scene.add_volume(phantom, "CT-Bone", mapper="cpu")
+    prop = scene.add_volume(phantom, "CT-Lung", mapper="cpu")  # the body is see-through
     assert not scene.needs_opengl()
-    scene.add_slice(reslice(phantom, "axial"), WINDOWS["lung"])
+    alone = scene.render()
+    assert prop.GetMapper().GetIntermixIntersectingGeometry()  # left as it was
+    scene.add_slice(reslice(phantom, "coronal"), WINDOWS["lung"])  # faces the camera
     assert scene.needs_opengl()
-    assert scene.render().shape == (64, 64, 3)
+    with_plane = scene.render()
+    assert np.abs(with_plane.astype(int) - alone).max() > 50  # the plane shows
 
     refusing = gl.OffscreenScene(size=(64, 64), opengl=False)
     refusing.add_volume(phantom, "CT-Bone", mapper="cpu")

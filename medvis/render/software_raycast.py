@@ -140,14 +140,22 @@ def raycast_rgb(
         )
     width, height = (int(v) for v in size)
     _follow_camera_lights(renderer)
-    mapper.IntermixIntersectingGeometryOff()  # nothing else is drawn, no depth buffer
-    # The steps of vtkFixedPointVolumeRayCastMapper::Render, without DisplayRenderedImage.
-    unused_origin, unused_spacing, unused_extent = [0.0] * 3, [0.0] * 3, [0] * 6
-    mapper.PerImageInitialization(renderer, prop, 0, unused_origin, unused_spacing, unused_extent)
-    mapper.PerVolumeInitialization(renderer, prop)
-    mapper.PerSubVolumeInitialization(renderer, prop, 0)
-    mapper.RenderSubVolume()
-    rgba, x0, y0 = _mapper_rgba(mapper)
+    # Nothing else is drawn, so there is no depth buffer to read (that would need OpenGL);
+    # the setting is put back for a later frame drawn through OpenGL with other props.
+    intermix = mapper.GetIntermixIntersectingGeometry()
+    mapper.IntermixIntersectingGeometryOff()
+    try:
+        # The steps of vtkFixedPointVolumeRayCastMapper::Render but DisplayRenderedImage.
+        unused_origin, unused_spacing, unused_extent = [0.0] * 3, [0.0] * 3, [0] * 6
+        mapper.PerImageInitialization(
+            renderer, prop, 0, unused_origin, unused_spacing, unused_extent
+        )
+        mapper.PerVolumeInitialization(renderer, prop)
+        mapper.PerSubVolumeInitialization(renderer, prop, 0)
+        mapper.RenderSubVolume()
+        rgba, x0, y0 = _mapper_rgba(mapper)
+    finally:
+        mapper.SetIntermixIntersectingGeometry(intermix)
     rgba = _quad_resample(_quad_resample(rgba, 0), 1)
 
     # The framebuffer holds the cleared background in 8 bits; the quad is blended over
