@@ -2,7 +2,8 @@
 
 This package is the only part of medvis that imports VTK's rendering (OpenGL) modules;
 everything else works on a server without a graphics stack. With no display VTK draws
-through EGL (Mesa llvmpipe on a machine without a GPU).
+through EGL (Mesa llvmpipe on a machine without a GPU), except a volume rendering by the
+CPU ray caster alone, which needs no OpenGL at all (:mod:`.software_raycast`).
 
 Examples
 --------
@@ -91,6 +92,7 @@ def render_volume(
         LPS box ``(xmin, xmax, ymin, ymax, zmin, zmax)`` to keep.
     mapper : {"auto", "gpu", "cpu"}
         "auto" uses the CPU ray caster on software OpenGL (llvmpipe), the GPU one otherwise.
+        The CPU ray caster's picture is made without an OpenGL context.
     sample_distance : float, optional
         Ray step in mm (the smallest voxel spacing by default).
     background : (r, g, b)
