@@ -27,6 +27,7 @@ __all__ = [
     "gpu_device_present",
     "is_software_gl",
     "new_window",
+    "use_all_cores",
 ]
 
 _SMP_SET = False
@@ -60,9 +61,12 @@ class ErrorCatcher:
             raise RenderError(None, f"{what}: VTK reported: {text}")
 
 
-def _use_std_threads() -> None:
-    # vtkSMPTools' STDThread backend uses every core for the CPU parts (gradients,
-    # software ray casting); the default "Sequential" of some builds uses one.
+def use_all_cores() -> None:
+    """Give vtkSMPTools its STDThread backend (every core) once per process.
+
+    VTK's threaded CPU parts (scalar ranges, gradients, image filters) use it; the
+    default "Sequential" of some builds uses one core.
+    """
     global _SMP_SET
     if not _SMP_SET:
         if vtkSMPTools.GetBackend() != "STDThread":
@@ -78,7 +82,7 @@ def new_window(width: int, height: int) -> vtkRenderWindow:
     """
     if width < 1 or height < 1:
         raise ValueError(f"image size must be positive, got {width}x{height}")
-    _use_std_threads()
+    use_all_cores()
     window: vtkRenderWindow
     headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if (

@@ -38,6 +38,7 @@ from medvis.render._window import (
     gpu_device_present,
     is_software_gl,
     new_window,
+    use_all_cores,
 )
 from medvis.render.cameras import CameraSpec, apply_camera, world_to_pixel
 from medvis.render.marker import draw_orientation_cube
@@ -100,6 +101,7 @@ class OffscreenScene:
         if width < 1 or height < 1:
             raise ValueError(f"image size must be positive, got {width}x{height}")
         self.size = (width, height)
+        use_all_cores()  # VTK's threaded parts (scalar ranges, gradients) on every core
         self.errors = ErrorCatcher()
         self.renderer = vtkRenderer()
         self.renderer.SetBackground(*background)

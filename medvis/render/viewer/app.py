@@ -47,7 +47,7 @@ from vtkmodules.vtkRenderingCore import (
 from medvis.errors import MedvisError
 from medvis.pipeline.presets import VolumePreset
 from medvis.pipeline.windowing import WindowSpec
-from medvis.render._window import _use_std_threads, capture, is_software_gl
+from medvis.render._window import capture, is_software_gl, use_all_cores
 from medvis.render.png import save_png
 from medvis.render.viewer.logic import KEYS, VIEW_NAMES, ViewerLogic
 from medvis.render.viewer.slice_view import SliceView, text_actor
@@ -147,7 +147,7 @@ class Viewer:
                 "desktop, over 'ssh -X', or under 'xvfb-run -a'; for pictures without a "
                 "display use 'medvis render'",
             )
-        _use_std_threads()
+        use_all_cores()
         self.logic = ViewerLogic(volume, window=window, preset=preset)
         self.screenshot_dir = Path(screenshot_dir)
         self.exit_code = 0
