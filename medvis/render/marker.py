@@ -175,16 +175,10 @@ def draw_orientation_cube(
         # Only the grid cells under the face's projected corners need looking at.
         corners = np.array([[sa, sb] for sa in (-0.5, 0.5) for sb in (-0.5, 0.5)]) @ matrix.T
         corners += [centre @ right, centre @ up]
-        col0, col1 = (
-            np.clip((corners[:, 0].min() + 1) / 2 * n, 0, n),
-            np.clip((corners[:, 0].max() + 1) / 2 * n, 0, n),
-        )
-        row0, row1 = (
-            np.clip((1 - corners[:, 1].max()) / 2 * n, 0, n),
-            np.clip((1 - corners[:, 1].min()) / 2 * n, 0, n),
-        )
-        cols_ = slice(int(col0), int(np.ceil(col1)))
-        rows_ = slice(int(row0), int(np.ceil(row1)))
+        grid_x = np.clip((corners[:, 0] + 1) / 2 * n, 0, n)
+        grid_y = np.clip((1 - corners[:, 1]) / 2 * n, 0, n)  # rows run downwards
+        cols_ = slice(int(grid_x.min()), int(np.ceil(grid_x.max())))
+        rows_ = slice(int(grid_y.min()), int(np.ceil(grid_y.max())))
         dx = centres[np.newaxis, cols_] - np.float32(centre @ right)
         dy = -centres[rows_, np.newaxis] - np.float32(centre @ up)  # rows run downwards
         a = inverse[0, 0] * dx + inverse[0, 1] * dy + 0.5

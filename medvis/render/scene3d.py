@@ -26,8 +26,10 @@ from vtkmodules.vtkRenderingCore import (
     vtkPolyDataMapper,
     vtkRenderer,
     vtkRenderWindow,
+    vtkVolume,
 )
 from vtkmodules.vtkRenderingOpenGL2 import vtkGenericOpenGLRenderWindow
+from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
 
 from medvis.pipeline.presets import VolumePreset
 from medvis.pipeline.reslice import Slice
@@ -114,7 +116,6 @@ class OffscreenScene:
         self.errors.watch(self.renderer)
         self.orientation_marker = bool(orientation_marker)
         self.opengl = opengl
-        self._cpu_volumes: list[Any] = []
         self._bounds: list[NDArray[np.float64]] = []
         self._camera_set = False
 
@@ -156,11 +157,10 @@ class OffscreenScene:
         sample_distance: float | None = None,
     ) -> Any:
         """Add a volume rendering (see :func:`medvis.render.volume_render.make_volume_prop`)."""
-        kind = self.resolve_mapper(mapper)
         prop = make_volume_prop(
             volume,
             preset,
-            mapper=kind,
+            mapper=self.resolve_mapper(mapper),
             blend=blend,
             shade=shade,
             crop=crop,
@@ -168,8 +168,6 @@ class OffscreenScene:
         )
         self.errors.watch(prop.GetMapper())
         self.renderer.AddVolume(prop)
-        if kind == "cpu":
-            self._cpu_volumes.append(prop)
         self._bounds.append(volume.world_bounds)
         return prop
 
@@ -232,15 +230,20 @@ class OffscreenScene:
         return world_to_pixel(self.renderer, point)
 
     # ----------------------------------------------------------------- render
-    def _single_cpu_volume(self) -> bool:
+    def _lone_cpu_volume(self) -> vtkVolume | None:
+        """The scene's only prop when it is a volume drawn by the CPU ray caster."""
         props = self.renderer.GetViewProps()
-        only_prop = props.GetNumberOfItems() == 1 and props.GetItemAsObject(0)
-        return len(self._cpu_volumes) == 1 and only_prop is self._cpu_volumes[0]
+        only = props.GetItemAsObject(0) if props.GetNumberOfItems() == 1 else None
+        if isinstance(only, vtkVolume) and isinstance(
+            only.GetMapper(), vtkFixedPointVolumeRayCastMapper
+        ):
+            return only
+        return None
 
     def needs_opengl(self) -> bool:
         """Whether :meth:`render` draws through OpenGL (see the ``opengl`` parameter)."""
         if self.opengl is None:
-            return not self._single_cpu_volume()
+            return self._lone_cpu_volume() is None
         return self.opengl
 
     def render(self) -> NDArray[np.uint8]:
@@ -259,14 +262,15 @@ class OffscreenScene:
             self.window.Render()
             rgb = capture(self.window)
         else:
-            if not self._single_cpu_volume():
+            volume = self._lone_cpu_volume()
+            if volume is None:
                 raise ValueError(
                     "without OpenGL a scene can hold one volume drawn by the CPU ray caster "
                     "and nothing else"
                 )
             rgb = raycast_rgb(
                 self.renderer,
-                self._cpu_volumes[0],
+                volume,
                 size=self.size,
                 background=self.renderer.GetBackground(),
             )

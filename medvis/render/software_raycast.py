@@ -11,8 +11,8 @@ What that saves: the EGL/Mesa context with its LLVM shader compiler (about 100 M
 512x512 render on llvmpipe, and the time to create it and compile shaders), and the
 need for any OpenGL library at all, so a volume picture renders on a server without
 Mesa. :class:`medvis.render.scene3d.OffscreenScene` takes this path for a scene that
-holds one CPU-ray-cast volume and nothing else; ``tests/test_render.py`` checks that it
-gives the same pixels as drawing through OpenGL.
+holds one CPU-ray-cast volume and nothing else; ``tests/test_render_without_opengl.py``
+checks that it gives the same pixels as drawing through OpenGL.
 """
 
 from __future__ import annotations
@@ -24,15 +24,22 @@ from numpy.typing import NDArray
 from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonCore import vtkUnsignedShortArray
 from vtkmodules.vtkRenderingCore import vtkRenderer, vtkVolume
-from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
+from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper, vtkVolumeMapper
 
 from medvis.render._window import RenderError
 
 __all__ = ["SUPPORTED_BLENDS", "raycast_rgb"]
 
-#: Blend modes the fixed-point ray caster implements (composite, maximum, minimum,
-#: additive); it refuses the others (average) in ``Render`` too.
-SUPPORTED_BLENDS = frozenset({0, 1, 2, 4})
+#: Blend modes the fixed-point ray caster implements; it refuses the others (average) in
+#: ``Render`` too.
+SUPPORTED_BLENDS = frozenset(
+    {
+        vtkVolumeMapper.COMPOSITE_BLEND,
+        vtkVolumeMapper.MAXIMUM_INTENSITY_BLEND,
+        vtkVolumeMapper.MINIMUM_INTENSITY_BLEND,
+        vtkVolumeMapper.ADDITIVE_BLEND,
+    }
+)
 
 #: The ray caster stores 15-bit colours; its display helper multiplies texels by 2.
 _PIXEL_SCALE = 2.0 / 65535.0
