@@ -1,50 +1,55 @@
-"""Left and right lungs from a CT in Hounsfield units (numpy, scipy.ndimage, SimpleITK).
+"""Left and right lungs from a CT in Hounsfield units (numpy, scipy.ndimage).
 
 The steps, all on the scan viewed in canonical LPS order (see :mod:`medvis.lung._orient`,
 so the result does not depend on how the scan is stored):
 
-1. **Coarse pass** (every 2nd voxel in-plane when the pixels are finer than 1.3 mm):
-   air is ``HU <= high``; air connected to the *in-plane* faces of the image is outside
-   the body (the lungs and the trachea may run through the first or last slice, so those
-   faces do not count). Enclosed air whose wall to the outside is thinner than
-   ``wall_mm`` (a hollow table, air trapped between a tray and the back) is outside
-   too. The largest remaining air regions are the lung candidates.
-2. **Fine pass** on a crop around them, at full resolution: the same components,
-   restricted to ``low <= HU <= high``.
-3. **Airways**: the trachea is found as a small round air region near the midline in
-   the upper slices and followed down slice by slice (through the carina into both main
-   bronchi) until each branch opens into lung in the slice plane; those voxels go.
-4. **Left/right**: the two largest parts are the lungs. One part spanning both sides
-   of the midline (lungs touching at the anterior or posterior junction) is split by
-   eroding until it falls in two, then growing both halves back inside the mask.
-   Patient left is the part at larger LPS x.
-5. **Filling**: holes of each lung in each axial slice (vessels, airway walls,
-   nodules surrounded by lung) are filled.
+1. **Coarse view** (:mod:`._coarse`): block means of about 2 mm; padding outside the
+   reconstruction circle recognised; per slice the trunk (largest piece of tissue) and
+   its convex hull; air lying mostly outside that hull is outside air. A field of view
+   that cuts the chest leaves the lungs inside the hull, so they stay candidates.
+2. **Trachea** (:mod:`._airways`): accepted only as a tube of pure air near the midline
+   running at least 30 mm before it opens into lung; its cells are taken out.
+3. **Candidates** (:mod:`._candidates`): every enclosed air region is scored for how
+   lung-like it is (median above the scan's own air level, position from front to back,
+   reach towards the top of the scan), so stomach and bowel gas is not taken for lung
+   however large; a region joined to the trachea is lung. Sizes scale with the scan's
+   coverage: a 2-slice crop has lungs of a few mL.
+4. **Right and left** (:mod:`._sides`): each lung piece goes to the side of a midline
+   taken from anatomy (trachea, trunk, spine); a piece spanning both sides is cut where
+   it is thinnest.
+5. **Full resolution** (:mod:`._fine`): slab by slab, aerated voxels of the chosen cells,
+   airways kept out, holes of each lung in each axial slice filled.
 
-The result is a label map on the CT's own grid and storage order: 0 background,
-1 right lung, 2 left lung.
+The result is a label map on the CT's own grid and storage order (0 background, 1 right
+lung, 2 left lung) and the warnings a user needs: lungs cut by the edges of the scan
+(volumes are lower bounds), one lung missing and why, implausible HU, tiny lungs, an
+unusual right/left ratio.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from medvis.errors import MedvisError
+from medvis.lung._airways import find_airway
+from medvis.lung._candidates import Region, describe_regions
+from medvis.lung._coarse import CoarseScan, coarse_scan
+from medvis.lung._fine import FineLungs, fine_labels
 from medvis.lung._orient import canonical_reorientation
+from medvis.lung._sides import Midline, find_midline, split_across
 from medvis.volume import Volume
 
 __all__ = [
     "DEFAULT_HU_RANGE",
     "LEFT_LUNG",
     "LUNG_NAMES",
+    "PLAUSIBLE_MEDIAN_HU",
     "LungSegmentation",
     "LungNotFoundError",
     "RIGHT_LUNG",
@@ -58,15 +63,17 @@ RIGHT_LUNG = 1
 LEFT_LUNG = 2
 #: Label value -> name in the label maps this module writes.
 LUNG_NAMES: Mapping[int, str] = {RIGHT_LUNG: "right_lung", LEFT_LUNG: "left_lung"}
-
-_FACES_2D = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)
-#: A 3-D structuring element that connects voxels only within an axial slice.
-_IN_PLANE = np.zeros((3, 3, 3), bool)
-_IN_PLANE[1] = _FACES_2D
+#: Median HU of aerated lung (vessels included) outside which a warning is given.
+PLAUSIBLE_MEDIAN_HU = (-950.0, -600.0)
+#: Lungs smaller than this (mL) get a warning.
+SMALL_LUNG_ML = 50.0
+#: Right/left volume ratios outside this range get a warning.
+PLAUSIBLE_RATIO = (0.6, 1.6)
+_SIDE_WORDS = {RIGHT_LUNG: "right", LEFT_LUNG: "left"}
 
 
 class LungNotFoundError(MedvisError, ValueError):
-    """No air region big enough to be a lung was found inside the body."""
+    """No lung-like air region big enough to be a lung was found inside the body."""
 
 
 @dataclass(frozen=True)
@@ -83,19 +90,29 @@ class LungSegmentation:
     hu_range : tuple of float
         The lung window used.
     airway_found : bool
-        Whether a trachea was found and removed.
+        Whether a trachea was confirmed and removed.
     airway_voxels : int
-        Voxels removed as trachea and bronchi.
+        Voxels kept out as trachea and bronchi (on the coarse grid, in fine voxels).
     separation : str
-        How the lungs were told apart: "separate" (already two regions), "airways"
-        (removing the airways split them), "erosion" (they touched and were cut), or
-        "single" (only one lung found).
+        How the lungs were told apart: "separate" (already apart), "airways" (removing
+        the airways split them), "erosion" (they touched and were cut where thinnest),
+        "midline" (cut at the midline), or "single" (only one lung found).
+    midline : str
+        Where the body's midline came from: "trachea", "trunk", "spine", "image centre".
+    warnings : tuple of str
+        What the result cannot promise: lungs cut by the edges of the scan (volumes are
+        lower bounds), only one lung and why, implausible HU, small lungs, unusual
+        right/left ratio.
     notes : tuple of str
-        Things the user should know (one lung only, air regions dropped...).
+        How the result was reached (air regions not taken as lung, pieces left out...).
     timings : mapping
         Seconds per step.
     boxes : mapping
         Label value -> slices of ``labels.array`` that hold all of that label.
+    volumes_ml : mapping
+        Label value -> voxel volume in mL.
+    median_hu : mapping
+        Label value -> median HU inside the lung (vessels included).
     """
 
     labels: Volume
@@ -104,330 +121,198 @@ class LungSegmentation:
     airway_found: bool = False
     airway_voxels: int = 0
     separation: str = "separate"
+    midline: str = "trachea"
+    warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     boxes: Mapping[int, tuple[slice, slice, slice]] = field(default_factory=dict)
+    volumes_ml: Mapping[int, float] = field(default_factory=dict)
+    median_hu: Mapping[int, float] = field(default_factory=dict)
 
     def mask(self, label: int) -> NDArray[np.bool_]:
         """Boolean mask of one label, in the CT's storage order ``[k, j, i]``."""
         return self.labels.array == label
 
 
-# ----------------------------------------------------------------------------- helpers
-class _SitkLabels(np.ndarray):
-    """A view of a SimpleITK label image's buffer that keeps the image alive."""
-
-    _image: Any
-
-
-def _label(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
-    """Face-connected components; SimpleITK (threaded) for large arrays, scipy otherwise."""
-    if mask.size < 2_000_000:
-        labels, count = ndi.label(mask)
-        return labels.astype(np.int32, copy=False), int(count)
-    import SimpleITK as sitk
-
-    image = sitk.GetImageFromArray(np.ascontiguousarray(mask).view(np.uint8))
-    components = sitk.ConnectedComponentImageFilter()
-    components.FullyConnectedOff()
-    result = components.Execute(image)
-    # A view, no copy; the image must outlive it (reading it after the image is freed
-    # would crash), so the view holds it. Counts stay below 2**31: uint32 reads as int32.
-    view = sitk.GetArrayViewFromImage(result).view(np.int32).view(_SitkLabels)
-    view._image = result
-    return view, int(components.GetObjectCount())
-
-
-def _in_plane_face_labels(labels: NDArray[Any]) -> NDArray[Any]:
-    """Labels touching the in-plane faces ([z, y, x]: the y and x faces)."""
-    faces = (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1])
-    found = np.unique(np.concatenate([f.ravel() for f in faces]))
-    return found[found > 0]
-
-
-def _dilate_in_plane(mask: NDArray[np.bool_], radius: int) -> NDArray[np.bool_]:
-    """Square in-plane dilation (separable max filters: cost independent of radius)."""
-    if radius <= 0:
-        return mask
-    out = ndi.maximum_filter1d(mask.view(np.uint8), 2 * radius + 1, axis=2)
-    out = ndi.maximum_filter1d(out, 2 * radius + 1, axis=1)
-    return out.view(bool)
-
-
-def _slices_union(boxes: list[tuple[slice, ...]]) -> tuple[slice, ...]:
-    return tuple(
-        slice(min(b[d].start for b in boxes), max(b[d].stop for b in boxes)) for d in range(3)
-    )
-
-
-def _grow(box: tuple[slice, ...], margin: tuple[int, int, int], shape: tuple[int, ...]):
-    return tuple(
-        slice(max(s.start - m, 0), min(s.stop + m, n))
-        for s, m, n in zip(box, margin, shape, strict=True)
-    )
-
-
-# ---------------------------------------------------------------------- coarse pass
+# ------------------------------------------------------------------ choosing lungs
 @dataclass
-class _Coarse:
-    step: tuple[int, int, int]  # stride along z, y, x
-    boxes: list[tuple[slice, ...]]  # full-resolution boxes of the chosen components
-    samples: NDArray[np.bool_]  # coarse mask of the chosen components
+class _Piece:
+    """A lung piece on the coarse grid: a region, or one side of a region that was cut."""
+
+    side: int
+    volume_ml: float
+    region: Region
+    part: NDArray[np.bool_]  # mask within region.box
+
+
+@dataclass
+class _Choice:
+    pieces: list[_Piece]
+    separation: str
     notes: list[str]
-    coarse_box: tuple[slice, ...]  # coarse-grid box around the chosen components
+    dropped: dict[int, list[_Piece]]
 
 
-def _coarse_candidates(
-    hu: NDArray[Any],
-    spacing_xyz: NDArray[np.float64],
-    high: float,
-    wall_mm: float,
+def _minimum_ml(coverage_mm: float, given: float | None) -> float:
+    """Smallest lung worth reporting: 1 mL per cm of scanned length, 0.2 to 20 mL."""
+    if given is not None:
+        return float(given)
+    return float(min(20.0, max(0.2, coverage_mm / 10.0)))
+
+
+def _sides_of(
+    region: Region, labels: NDArray[np.int32], scan: CoarseScan, midline: Midline
+) -> tuple[list[_Piece], str | None]:
+    """Split a lung-like region into right/left pieces; returns how, if it was cut."""
+    mask = labels[region.box] == region.label
+    x0 = region.box[2].start
+    columns = np.count_nonzero(mask, axis=(0, 1))
+    x = x0 + np.arange(len(columns))
+    left_share = float(columns[x > midline.x].sum()) / max(1, int(columns.sum()))
+    cell = scan.cell_ml
+    if left_share >= 0.85 or left_share <= 0.15:
+        side = 2 if left_share >= 0.5 else 1
+        return [_Piece(side, region.volume_ml, region, mask)], None
+    parts = split_across(mask, scan.spacing, midline.x, x0)
+    how = "erosion"
+    if parts is None:  # no neck to cut at: the midline plane
+        parts = np.where(mask, np.where(x[None, None, :] > midline.x, 2, 1), 0).astype(np.uint8)
+        how = "midline"
+    pieces = []
+    for side in (1, 2):
+        part = parts == side
+        count = int(np.count_nonzero(part))
+        if count:
+            pieces.append(_Piece(side, count * cell, region, part))
+    return pieces, how
+
+
+def _choose(
+    regions: list[Region],
+    labels: NDArray[np.int32],
+    scan: CoarseScan,
+    midline: Midline,
     min_ml: float,
-    source: str | None,
-) -> _Coarse:
-    sx, sy, sz = spacing_xyz
-    # Coarse voxels of about 2-3 mm: enough to tell outside from inside and to follow
-    # the trachea, and 4-9 times fewer voxels to label.
-    sz_, sy_, sx_ = (3 if s < 1.0 else 2 if s < 1.45 else 1 for s in (sz, sy, sx))
-    step = (sz_, sy_, sx_)
-    coarse = hu[:: step[0], :: step[1], :: step[2]] <= high
-    labels, count = _label(coarse)
-    if count == 0:
-        raise LungNotFoundError(source, f"no voxel at or below {high:g} HU: is this a CT in HU?")
-    outside = _in_plane_face_labels(labels)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    sizes[0] = 0
-    sizes[outside] = 0
-    voxel_ml = float(sx * sy * sz) * step[0] * step[1] * step[2] / 1000.0
-    order = [int(c) for c in np.argsort(sizes)[::-1] if sizes[c] * voxel_ml >= min_ml][:6]
+) -> _Choice:
     notes: list[str] = []
-    if not order:
-        raise LungNotFoundError(
-            source,
-            f"no enclosed air region of at least {min_ml:g} mL inside the body "
-            f"(air: HU <= {high:g}); is this a chest CT?",
+    pieces: list[_Piece] = []
+    separation = "separate"
+    not_lung = [r for r in regions if not r.lung_like]
+    for region in (r for r in regions if r.lung_like):
+        found, how = _sides_of(region, labels, scan, midline)
+        if how is not None:
+            separation = how
+        pieces.extend(found)
+    if not_lung:
+        shown = "; ".join(r.describe() for r in not_lung[:3])
+        more = f" and {len(not_lung) - 3} more" if len(not_lung) > 3 else ""
+        notes.append(
+            f"not taken as lung (too close to pure air, in front or low: gas): {shown}{more}"
         )
-    objects = ndi.find_objects(labels)
-    is_outside = np.zeros(count + 1, bool)
-    is_outside[outside] = True
-    accepted: list[int] = []
-    for lab in order:
-        box = objects[lab - 1]
-        radius = int(np.ceil(wall_mm / (min(sx * step[2], sy * step[1]))))
-        box = _grow(box, (0, radius + 1, radius + 1), labels.shape)
-        local = labels[box]
-        near = _dilate_in_plane(local == lab, radius)
-        touching = int(np.count_nonzero(near & is_outside[local]))
-        if touching > 0.002 * sizes[lab] + 2:
+    # Each side's largest piece must reach min_ml, further pieces a tenth of it.
+    kept: list[_Piece] = []
+    dropped: dict[int, list[_Piece]] = {1: [], 2: []}
+    for side in (1, 2):
+        mine = sorted((p for p in pieces if p.side == side), key=lambda p: -p.volume_ml)
+        if not mine or mine[0].volume_ml < min_ml:
+            dropped[side].extend(mine)
+            continue
+        for piece in mine:
+            (kept if piece.volume_ml >= 0.1 * min_ml else dropped[side]).append(piece)
+    for side, gone in dropped.items():
+        if gone:
+            total = sum(p.volume_ml for p in gone)
             notes.append(
-                f"an enclosed air region of {sizes[lab] * voxel_ml:.0f} mL separated from the "
-                f"outside by a wall thinner than {wall_mm:g} mm (table, tray) was ignored"
+                f"{len(gone)} lung-like piece(s) on the {_SIDE_WORDS[side]} "
+                f"({total:.1f} mL in all) left out: under the minimum for this coverage "
+                f"({min_ml:.1f} mL for a lung, {0.1 * min_ml:.2f} mL for a further piece)"
             )
-            continue
-        accepted.append(lab)
-    if not accepted:
-        raise LungNotFoundError(source, "every enclosed air region lies outside the body wall")
-    chosen = accepted[:1]
-    if len(accepted) > 1 and sizes[accepted[1]] >= 0.12 * sizes[accepted[0]]:
-        chosen.append(accepted[1])
-    boxes = []
-    for lab in chosen:
-        box = objects[lab - 1]
-        boxes.append(
-            tuple(
-                slice(s.start * st, min((s.stop - 1) * st + 1, n))
-                for s, st, n in zip(box, step, hu.shape, strict=True)
-            )
+    if len({p.side for p in kept}) < 2:
+        separation = "single"
+    return _Choice(kept, separation, notes, dropped)
+
+
+def _not_found_reason(regions: list[Region], choice: _Choice, min_ml: float) -> str:
+    lung_like = [p for gone in choice.dropped.values() for p in gone]
+    if lung_like:
+        biggest = max(p.volume_ml for p in lung_like)
+        return (
+            f"no lung: the largest lung-like air region holds {biggest:.1f} mL, under the "
+            f"{min_ml:.1f} mL minimum for this scan's coverage"
         )
-    samples = labels == chosen[0]
-    for lab in chosen[1:]:
-        samples |= labels == lab
-    coarse_box = _slices_union([objects[lab - 1] for lab in chosen])
-    return _Coarse(step=step, boxes=boxes, samples=samples, notes=notes, coarse_box=coarse_box)
+    if regions:
+        return (
+            "no lung-like air inside the body: the enclosed air looks like gas, not lung "
+            f"(largest: {regions[0].describe()})"
+        )
+    return "no enclosed air region inside the body (is this a chest CT?)"
 
 
-def _coarse_hits(
-    labels: NDArray[Any], count: int, box: tuple[slice, ...], coarse: _Coarse
-) -> NDArray[np.int64]:
-    """How many coarse samples of the chosen regions fall in each fine label of the crop."""
-    index: list[slice] = []
-    coarse_index: list[slice] = []
-    for s, st in zip(box, coarse.step, strict=True):
-        offset = (-s.start) % st  # first crop index lying on the coarse grid
-        length = len(range(offset, s.stop - s.start, st))
-        start = (s.start + offset) // st
-        index.append(slice(offset, None, st))
-        coarse_index.append(slice(start, start + length))
-    sampled = labels[tuple(index)]
-    chosen = coarse.samples[tuple(coarse_index)]
-    return np.bincount(sampled[chosen].ravel(), minlength=count + 1)
+# ------------------------------------------------------------------------ warnings
+def _missing_reason(side: int, scan: CoarseScan, choice: _Choice, midline: Midline) -> str:
+    """Why one side has no lung, as far as the scan tells."""
+    other_face = scan.trunk_hull[:, :, 0 if side == RIGHT_LUNG else -1]
+    gone = choice.dropped.get(side, [])
+    if scan.trunk_cut_x and other_face.any():
+        return f"the field of view cuts the body on its {_SIDE_WORDS[side]} side"
+    if gone:
+        return (
+            f"the lung-like air there ({sum(p.volume_ml for p in gone):.1f} mL) is below the "
+            "minimum for this coverage"
+        )
+    if midline.source == "image centre":
+        return "no midline could be found from anatomy, so the side is a guess"
+    return "no aerated lung on that side (collapsed, filled, removed, or outside the lung window)"
 
 
-# ------------------------------------------------------------------------ airways
-def _track_airways(
-    cand: NDArray[np.bool_], spacing_xyz: NDArray[np.float64], midline_x: float
-) -> tuple[NDArray[np.bool_], float | None]:
-    """Trachea and main bronchi of the candidate mask (crop, [z, y, x], z up).
-
-    Returns the airway mask and the trachea's x index (None when not found).
-    """
-    sx, sy, sz = spacing_xyz
-    pixel = sx * sy
-    airway = np.zeros_like(cand)
-    nz = cand.shape[0]
-    seed = None
-    seed_z = -1
-    # Look for the trachea in the top 80 mm: a small roundish air region near the midline.
-    width_x = cand.shape[2] * sx
-    tolerance = max(40.0, 0.2 * width_x)
-    for z in range(nz - 1, max(-1, nz - 1 - round(80.0 / sz)), -1):
-        plane = cand[z]
-        if not plane.any():
-            continue
-        labels, _ = ndi.label(plane)
-        areas = np.bincount(labels.ravel())[1:] * pixel
-        best = None
-        for idx, box in enumerate(ndi.find_objects(labels)):
-            area = areas[idx]
-            if not 20.0 <= area <= 700.0:
-                continue
-            height = (box[0].stop - box[0].start) * sy
-            width = (box[1].stop - box[1].start) * sx
-            if area < 0.5 * height * width or max(height, width) > 2.5 * min(height, width):
-                continue
-            centre_x = 0.5 * (box[1].start + box[1].stop - 1)
-            offset = abs(centre_x - midline_x) * sx
-            if offset <= tolerance and (best is None or offset < best[0]):
-                best = (offset, idx + 1, centre_x)
-        if best is not None:
-            seed = labels == best[1]
-            seed_z = z
-            trachea_x = best[2]
-            break
-    if seed is None:
-        return airway, None
-    airway[seed_z] = seed
-    reference = float(np.count_nonzero(seed)) * pixel
-    history = [reference]
-    previous = seed
-    for z in range(seed_z - 1, -1, -1):
-        plane = cand[z]
-        labels, _ = ndi.label(plane)
-        reach = ndi.binary_dilation(previous, _FACES_2D)
-        hits = np.unique(labels[reach & plane])
-        keep = np.zeros_like(plane)
-        limit = 2.0 * reference
-        for hit in hits:
-            component = labels == hit
-            if np.count_nonzero(component) * pixel <= limit:
-                keep |= component
-        if not keep.any():
-            break
-        airway[z] = keep
-        previous = keep
-        if len(history) < 5:  # the trachea's own size, from its first slices
-            history.append(float(np.count_nonzero(keep)) * pixel)
-            reference = float(np.median(history))
-    return airway, trachea_x
-
-
-def _cut_airways(
-    air: NDArray[np.bool_],
-    box: tuple[slice, ...],
-    airway_c: NDArray[np.bool_],
-    airway_box: tuple[slice, ...],
-    cbox: tuple[slice, ...],
-    step: tuple[int, int, int],
-) -> int:
-    """Remove the coarse airway mask, blown up to the fine grid and widened, from ``air``.
-
-    ``air`` is the fine crop at ``box``; ``airway_c`` the coarse crop at ``cbox`` and
-    ``airway_box`` its occupied part. Returns the number of voxels removed.
-    """
-    index = []
-    for axis in range(3):
-        st = step[axis]
-        # Fine indices whose nearest coarse sample lies in the airway's box.
-        lo = (cbox[axis].start + airway_box[axis].start) * st - st // 2
-        hi = (cbox[axis].start + airway_box[axis].stop - 1) * st + st // 2 + 1
-        lo, hi = max(lo - 1, box[axis].start), min(hi + 1, box[axis].stop)
-        if hi <= lo:
-            return 0
-        index.append(np.arange(lo, hi))
-    sub = tuple(slice(i[0] - b.start, i[-1] + 1 - b.start) for i, b in zip(index, box, strict=True))
-    coarse_idx = [
-        np.clip((i + st // 2) // st - c.start, 0, airway_c.shape[axis] - 1)
-        for axis, (i, st, c) in enumerate(zip(index, step, cbox, strict=True))
-    ]
-    blown = airway_c[np.ix_(*coarse_idx)]
-    blown = _dilate_in_plane(blown, 1)
-    region = air[sub]
-    removed = int(np.count_nonzero(region & blown))
-    region &= ~blown
-    return removed
-
-
-# ------------------------------------------------------------------ left / right
-def _split_in_two(
-    mask: NDArray[np.bool_], spacing_xyz: NDArray[np.float64]
-) -> NDArray[np.uint8] | None:
-    """Cut one region into its two largest lobes (labels 1, 2), or None if it won't split."""
-    sx, sy, sz = spacing_xyz
-    step = (max(1, int(2.0 // sz)), max(1, int(2.0 // sy)), max(1, int(2.0 // sx)))
-    small = mask[:: step[0], :: step[1], :: step[2]]
-    current = small
-    seeds = None
-    for _ in range(40):
-        current = ndi.binary_erosion(current)
-        if not current.any():
-            return None
-        labels, count = ndi.label(current)
-        if count >= 2:
-            sizes = np.bincount(labels.ravel())
-            sizes[0] = 0
-            first, second = np.argsort(sizes)[::-1][:2]
-            if sizes[second] >= 0.12 * sizes[first]:
-                seeds = np.zeros(small.shape, np.uint8)
-                seeds[labels == first] = 1
-                seeds[labels == second] = 2
-                break
-    if seeds is None:
-        return None
-    _grow_labels(seeds, small)
-    full = np.zeros(mask.shape, np.uint8)
-    for axis, st in enumerate(step):
-        if st > 1:
-            seeds = np.repeat(seeds, st, axis=axis)
-    full[...] = seeds[: mask.shape[0], : mask.shape[1], : mask.shape[2]]
-    full[~mask] = 0
-    _grow_labels(full, mask)
-    return full
-
-
-def _grow_labels(labels: NDArray[np.uint8], mask: NDArray[np.bool_]) -> None:
-    """Grow labels 1 and 2 into the unlabelled voxels of ``mask`` (in place), in turns."""
-    for _ in range(500):
-        free = mask & (labels == 0)
-        if not free.any():
-            return
-        changed = False
-        for value in (1, 2):
-            reach = ndi.binary_dilation(labels == value) & free
-            if reach.any():
-                labels[reach] = value
-                free &= ~reach
-                changed = True
-        if not changed:
-            return
-
-
-def _fill_slices(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Fill the holes of every axial slice ([z, y, x]) of a mask padded by one voxel."""
-    background, _ = ndi.label(~mask, _IN_PLANE)
-    outer = _in_plane_face_labels(background)
-    is_outer = np.zeros(int(background.max()) + 1, bool)
-    is_outer[outer] = True  # label 0 is the mask itself: kept
-    return ~is_outer[background]
+def _warnings(
+    fine: FineLungs,
+    mapping: dict[int, int],
+    scan: CoarseScan,
+    choice: _Choice,
+    midline: Midline,
+    voxel_ml: float,
+) -> tuple[list[str], dict[int, float], dict[int, float]]:
+    warnings: list[str] = []
+    volumes = {mapping[v]: fine.voxels(v) * voxel_ml for v in fine.histograms}
+    medians = {mapping[v]: fine.median_hu(v) for v in fine.histograms}
+    for v in sorted(fine.cut_by, key=lambda v: mapping[v]):
+        edges = fine.cut_by[v]
+        if edges:
+            name = f"{_SIDE_WORDS[mapping[v]]} lung"
+            warnings.append(
+                f"{name} is cut by the {', '.join(edges)} of the scan: its volume is a lower bound"
+            )
+    present = set(volumes)
+    for side in (RIGHT_LUNG, LEFT_LUNG):
+        if side not in present and present:
+            (only,) = present
+            warnings.append(
+                f"only the {_SIDE_WORDS[only]} lung was found; no {_SIDE_WORDS[side]} lung: "
+                + _missing_reason(side, scan, choice, midline)
+            )
+    low, high = PLAUSIBLE_MEDIAN_HU
+    for side in sorted(present):
+        median = medians[side]
+        if not low <= median <= high:
+            warnings.append(
+                f"{_SIDE_WORDS[side]} lung: median {median:.0f} HU is outside the usual "
+                f"{low:.0f} .. {high:.0f} HU of aerated lung (emphysema, consolidation, or not lung)"
+            )
+        if volumes[side] < SMALL_LUNG_ML:
+            warnings.append(
+                f"{_SIDE_WORDS[side]} lung: {volumes[side]:.1f} mL, under {SMALL_LUNG_ML:.0f} mL: "
+                "only a small part of a lung is in the scan"
+            )
+    if {RIGHT_LUNG, LEFT_LUNG} <= present and volumes[LEFT_LUNG] > 0:
+        ratio = volumes[RIGHT_LUNG] / volumes[LEFT_LUNG]
+        lo, hi = PLAUSIBLE_RATIO
+        if not lo <= ratio <= hi:
+            warnings.append(
+                f"right/left volume ratio {ratio:.2f} is outside {lo:g} .. {hi:g} "
+                "(one lung partly missing, collapsed, or cut by the scan)"
+            )
+    return warnings, volumes, medians
 
 
 # ----------------------------------------------------------------------- public
@@ -435,8 +320,7 @@ def segment_lungs(
     ct: Volume,
     *,
     hu_range: tuple[float, float] = DEFAULT_HU_RANGE,
-    wall_mm: float = 4.0,
-    min_lung_ml: float = 20.0,
+    min_lung_ml: float | None = None,
 ) -> LungSegmentation:
     """Segment the left and right lungs of a CT.
 
@@ -446,21 +330,21 @@ def segment_lungs(
         3-D CT in Hounsfield units, any storage order (LPS world).
     hu_range : (float, float)
         Lung window ``(low, high)``: voxels with ``low <= HU <= high`` are aerated.
-    wall_mm : float
-        Enclosed air separated from the outside air by a wall thinner than this
-        (table shells, trays) is treated as outside.
-    min_lung_ml : float
-        Smallest air region considered a lung.
+    min_lung_ml : float, optional
+        Smallest lung kept. By default 1 mL per cm of scanned length, between 0.2 and
+        20 mL (a crop of two slices holds lungs of a few mL). Further pieces of a lung
+        are kept down to a tenth of it; what is left out is said in ``notes``.
 
     Returns
     -------
     LungSegmentation
-        Label map on the CT grid: 1 right lung, 2 left lung.
+        Label map on the CT grid (1 right lung, 2 left lung), warnings and notes.
 
     Raises
     ------
     LungNotFoundError
-        No air region that could be a lung was found (the message names ``ct.source``).
+        No lung-like air region was found (the message names ``ct.source`` and why:
+        no air at all, only gas, or lung-like air too small for the coverage).
 
     Examples
     --------
@@ -484,160 +368,80 @@ def segment_lungs(
         clock = now
 
     reo = canonical_reorientation(ct)
-    hu = reo.to_canonical(ct.array)  # a view; contiguous copies are made of crops only
-    if not reo.is_identity:
-        hu = np.ascontiguousarray(hu)
+    hu = reo.to_canonical(ct.array)  # a view: only slabs of it are ever copied
     spacing = reo.spacing
-    coarse = _coarse_candidates(hu, spacing, high, wall_mm, min_lung_ml, ct.source)
-    notes = list(coarse.notes)
+    scan = coarse_scan(hu, spacing, high)
+    if not scan.air.any():
+        raise LungNotFoundError(ct.source, f"no voxel at or below {high:g} HU: is this a CT in HU?")
+    inside = scan.air & ~scan.outside
     lap("outside_air")
 
-    # Airways, on the coarse grid: trachea and main bronchi, followed down from the top.
-    step = coarse.step
-    coarse_spacing = spacing * np.array(step[::-1], float)
-    cbox = coarse.coarse_box
-    coarse_cand = coarse.samples[cbox]
-    airway_c, trachea_xc = _track_airways(
-        coarse_cand, coarse_spacing, 0.5 * (coarse_cand.shape[2] - 1)
-    )
-    coarse_cand &= ~airway_c  # a view: the samples now exclude the airways
+    min_ml = _minimum_ml(hu.shape[0] * float(spacing[2]), min_lung_ml)
+    first_midline = find_midline(scan, None)
+    airway = find_airway(inside, scan.hu, scan.spacing, first_midline.x, scan.air_level)
+    if airway.confirmed:
+        inside &= ~airway.mask
+    labels, count = ndi.label(inside)
+    trachea_labels: set[int] = set()
+    if airway.confirmed:
+        touching = labels[ndi.binary_dilation(airway.mask) & (labels > 0)]
+        trachea_labels = {int(v) for v in np.unique(touching)}
     lap("airways")
 
-    # Fine pass on a crop around the chosen regions, airways cut out (their coarse voxels
-    # blown up to full size and widened by a voxel, so no rim of lumen joins the lungs).
-    # Widen the crop if a kept region reaches its edge.
-    margin = tuple(st + 2 for st in step)
-    box = _grow(_slices_union(coarse.boxes), margin, hu.shape)  # type: ignore[arg-type]
-    airway_box = ndi.find_objects(airway_c.view(np.uint8))
-    for _ in range(4):
-        hu_crop = hu[box]
-        air = hu_crop <= high
-        airway_voxels = 0
-        if airway_box:
-            airway_voxels = _cut_airways(air, box, airway_c, airway_box[0], cbox, step)
-        labels, count = _label(air)
-        hits = _coarse_hits(labels, count, box, coarse)
-        hits[0] = 0
-        order = np.argsort(hits)[::-1][:2]
-        order = order[hits[order] > 0]
-        keep = order[:1] if len(order) < 2 or hits[order[1]] < 0.12 * hits[order[0]] else order
-        split = np.zeros(air.shape, np.uint8)
-        if len(keep):
-            split = np.asarray(labels == keep[0]).view(np.uint8)
-        if len(keep) > 1:
-            split[labels == keep[1]] = 2
-        # Does a kept region reach a crop face that is not the image's face?
-        grow = [0, 0, 0]
-        for axis in range(3):
-            lo, hi = box[axis].start, box[axis].stop
-            if lo > 0 and np.take(split, 0, axis=axis).any():
-                grow[axis] = 16
-            if hi < hu.shape[axis] and np.take(split, -1, axis=axis).any():
-                grow[axis] = 16
-        if not any(grow):
-            break
-        box = _grow(box, tuple(grow), hu.shape)  # type: ignore[arg-type]
+    regions = describe_regions(
+        labels, count, scan, min_ml=0.05 * min_ml, trachea_labels=trachea_labels
+    )
+    midline = find_midline(scan, airway.x)
+    choice = _choose(regions, labels, scan, midline, min_ml)
+    if not choice.pieces:
+        raise LungNotFoundError(ct.source, _not_found_reason(regions, choice, min_ml))
+    side = np.zeros(labels.shape, np.uint8)
+    for piece in choice.pieces:
+        view = side[piece.region.box]
+        view[piece.part] = piece.side
     del labels
-    split[hu_crop < low] = 0
+    separation = choice.separation
+    if separation == "separate" and airway.confirmed:
+        separation = "airways"
+    lap("candidates")
+
+    fine = fine_labels(hu, scan, side, airway.mask, (low, high))
+    lap("fine")
     voxel_ml = float(np.prod(spacing)) / 1000.0
-    coarse_ml = voxel_ml * step[0] * step[1] * step[2]
-    trachea_x = None
-    if trachea_xc is not None:  # coarse crop column -> fine crop column
-        trachea_x = (cbox[2].start + trachea_xc) * step[2] - box[2].start
-    body_mid = 0.5 * (split.shape[2] - 1)
-    lap("fine_candidates")
+    mapping = {v: v for v in fine.histograms}  # labels already are 1 right, 2 left
+    warnings, volumes, medians = _warnings(fine, mapping, scan, choice, midline, voxel_ml)
+    notes = list(choice.notes)
+    if midline.source != "trachea":
+        notes.append(f"midline from the {midline.source}")
+    if not airway.confirmed:
+        notes.append(f"no trachea accepted: {airway.reason}")
 
-    if len(keep) == 2:
-        separation = "airways" if airway_voxels else "separate"
-    else:
-        single = split == 1
-        mid = trachea_x if trachea_x is not None else body_mid
-        columns = np.count_nonzero(single, axis=(0, 1))
-        left_share = columns[int(np.ceil(mid)) :].sum() / max(1, columns.sum())
-        result = _split_in_two(single, spacing) if 0.2 <= left_share <= 0.8 else None
-        if result is not None:
-            split = result
-            separation = "erosion"
-        else:
-            separation = "single"
-            notes.append(
-                f"only one lung found ({hits[keep[0]] * coarse_ml:.0f} mL); "
-                "the other is missing, collapsed or outside the lung window"
-            )
-    if not len(keep) or hits[keep[0]] * coarse_ml < min_lung_ml:
-        raise LungNotFoundError(
-            ct.source, "the air region inside the body is too small to be a lung"
-        )
-    lap("left_right")
-
-    # Which part is patient left: larger LPS x of its centroid.
-    to_world = reo.direction * reo.spacing
-    start = np.array([box[2].start, box[1].start, box[0].start], float)
-    boxes = ndi.find_objects(split)
-    centroids: dict[int, float] = {}
-    for value, found in enumerate(boxes, start=1):
-        if found is None:
-            continue
-        part = split[found] == value
-        zyx = [
-            float(np.average(np.arange(n), weights=np.count_nonzero(part, axis=other)))
-            + found[axis].start
-            for axis, (n, other) in enumerate(
-                zip(part.shape, ((1, 2), (0, 2), (0, 1)), strict=True)
-            )
-        ]
-        centroids[value] = float((reo.origin + to_world @ (start + zyx[::-1]))[0])
-    if len(centroids) == 2:
-        left_value = max(centroids, key=lambda v: centroids[v])
-        mapping = {left_value: LEFT_LUNG, 3 - left_value: RIGHT_LUNG}
-    else:
-        # A single lung: right or left of the body's middle (the trachea when found).
-        only = next(iter(centroids))
-        mid = trachea_x if trachea_x is not None else body_mid
-        centre = np.array([mid, 0.5 * (split.shape[1] - 1), 0.5 * (split.shape[0] - 1)])
-        world_mid = float((reo.origin + to_world @ (start + centre))[0])
-        mapping = {only: LEFT_LUNG if centroids[only] > world_mid else RIGHT_LUNG}
-    labels_canonical = np.zeros(hu.shape, np.uint8)
-    crop_out = labels_canonical[box]
-    names: dict[int, str] = {}
-    label_boxes: dict[int, tuple[slice, slice, slice]] = {}
-    subs = {}
-    for value, target in mapping.items():
-        sub = _grow(boxes[value - 1], (1, 1, 1), split.shape)  # type: ignore[arg-type]
-        whole = tuple(
-            slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, sub, strict=True)
-        )
-        label_boxes[target] = reo.box_to_storage(whole, hu.shape)  # type: ignore[arg-type]
-        names[target] = LUNG_NAMES[target]
-        subs[value] = sub
-
-    def fill(value: int) -> NDArray[np.bool_]:
-        return _fill_slices(np.pad(split[subs[value]] == value, 1))[1:-1, 1:-1, 1:-1]
-
-    # Both lungs at once (scipy's labelling and numpy release the GIL for the most part).
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        filled = dict(zip(mapping, pool.map(fill, mapping), strict=True))
-    for value, target in mapping.items():
-        region = crop_out[subs[value]]
-        region[filled[value] & (region == 0)] = target
-    lap("fill")
-
-    storage = np.ascontiguousarray(reo.to_storage(labels_canonical))
+    storage = np.ascontiguousarray(reo.to_storage(fine.labels))
+    names = {v: LUNG_NAMES[v] for v in sorted(fine.boxes)}
+    label_boxes = {
+        v: reo.box_to_storage(box, hu.shape)  # type: ignore[arg-type]
+        for v, box in sorted(fine.boxes.items())
+    }
     labels_volume = ct.replace(
         array=storage,
-        metadata={"modality": "SEG", "labels": dict(sorted(names.items()))},
+        metadata={"modality": "SEG", "labels": dict(names)},
         source=ct.source,
         warnings=(),
     )
     lap("to_storage")
+    cell_voxels = int(np.prod(scan.step))
     return LungSegmentation(
         labels=labels_volume,
-        names=dict(sorted(names.items())),
+        names=names,
         hu_range=(low, high),
-        airway_found=trachea_x is not None,
-        airway_voxels=airway_voxels,
+        airway_found=airway.confirmed,
+        airway_voxels=int(np.count_nonzero(airway.mask)) * cell_voxels,
         separation=separation,
+        midline=midline.source,
+        warnings=tuple(warnings),
         notes=tuple(notes),
         timings=timings,
-        boxes=dict(sorted(label_boxes.items())),
+        boxes=label_boxes,
+        volumes_ml={k: round(v, 3) for k, v in sorted(volumes.items())},
+        median_hu=dict(sorted(medians.items())),
     )

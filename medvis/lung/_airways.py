@@ -1,0 +1,157 @@
+"""The trachea and main bronchi, on the coarse grid, accepted only when they are a trachea.
+
+A trachea is a tube of pure air near the body's midline that runs at least
+:data:`MIN_TUBE_MM` down from where it is first seen before it opens into lung. It is
+followed slice by slice (through the carina into both main bronchi) until each branch
+opens into lung in the slice plane; those cells are the airway. Anything else (a gas
+bubble, a short stretch of airway at the top of a crop) is not taken for a trachea, and
+the lungs are then told apart another way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage as ndi
+from numpy.typing import NDArray
+
+__all__ = ["Airway", "MIN_TUBE_MM", "find_airway"]
+
+#: Shortest stretch of tube above the lungs that counts as a trachea.
+MIN_TUBE_MM = 30.0
+_FACES_2D = ndi.generate_binary_structure(2, 1)
+
+
+@dataclass
+class Airway:
+    """What the airway search found.
+
+    Attributes
+    ----------
+    mask : ndarray of bool
+        Airway cells (empty unless ``confirmed``).
+    confirmed : bool
+        A trachea as defined above was found.
+    x : float or None
+        Coarse x index of the trachea's centre (the body's midline).
+    tube_mm : float
+        Length of tube followed before it opened into lung.
+    reason : str
+        Why no trachea was accepted (empty when one was).
+    """
+
+    mask: NDArray[np.bool_]
+    confirmed: bool
+    x: float | None
+    tube_mm: float
+    reason: str
+
+
+def _seed(
+    inside: NDArray[np.bool_],
+    hu: NDArray[np.float32],
+    spacing_xyz: NDArray[np.float64],
+    midline_x: float,
+    pure_air: float,
+) -> tuple[int, NDArray[np.bool_], float] | None:
+    """The highest small, round, pure-air region near the midline in the top 80 mm."""
+    sx, sy, sz = spacing_xyz
+    pixel = sx * sy
+    nz = inside.shape[0]
+    tolerance = max(40.0, 0.2 * inside.shape[2] * sx)
+    for z in range(nz - 1, max(-1, nz - 1 - round(80.0 / sz)), -1):
+        plane = inside[z]
+        if not plane.any():
+            continue
+        labels, _ = ndi.label(plane)
+        areas = np.bincount(labels.ravel())[1:] * pixel
+        best = None
+        for index, box in enumerate(ndi.find_objects(labels)):
+            area = areas[index]
+            if box is None or not 20.0 <= area <= 700.0:
+                continue
+            height = (box[0].stop - box[0].start) * sy
+            width = (box[1].stop - box[1].start) * sx
+            if area < 0.5 * height * width or max(height, width) > 2.5 * min(height, width):
+                continue
+            centre_x = 0.5 * (box[1].start + box[1].stop - 1)
+            offset = abs(centre_x - midline_x) * sx
+            if offset > tolerance:
+                continue
+            region = labels == index + 1
+            if float(np.median(hu[z][region])) > pure_air:
+                continue
+            if best is None or offset < best[0]:
+                best = (offset, region, centre_x)
+        if best is not None:
+            return z, best[1], best[2]
+    return None
+
+
+def find_airway(
+    inside: NDArray[np.bool_],
+    hu: NDArray[np.float32],
+    spacing_xyz: NDArray[np.float64],
+    midline_x: float,
+    air_level: float,
+) -> Airway:
+    """Find and follow the trachea in the enclosed air (coarse, ``[z, y, x]``, z up).
+
+    Parameters
+    ----------
+    inside : ndarray of bool
+        Enclosed air cells.
+    hu : ndarray
+        Block means.
+    spacing_xyz : ndarray
+        Cell size (x, y, z) in mm.
+    midline_x : float
+        Best guess of the body's midline (coarse x index).
+    air_level : float
+        What pure air reads on this scan; the trachea's median must be within 80 HU.
+    """
+    sx, sy, sz = spacing_xyz
+    pixel = sx * sy
+    airway = np.zeros_like(inside)
+    found = _seed(inside, hu, spacing_xyz, midline_x, air_level + 80.0)
+    if found is None:
+        return Airway(airway, False, None, 0.0, "no tube of pure air near the midline at the top")
+    seed_z, seed, trachea_x = found
+    airway[seed_z] = seed
+    reference = float(np.count_nonzero(seed)) * pixel
+    history = [reference]
+    previous = seed
+    opened_at: int | None = None
+    for z in range(seed_z - 1, -1, -1):
+        plane = inside[z]
+        labels, _ = ndi.label(plane)
+        reach = ndi.binary_dilation(previous, _FACES_2D)
+        hits = np.unique(labels[reach & plane])
+        hits = hits[hits > 0]
+        keep = np.zeros_like(plane)
+        limit = 2.0 * reference
+        for hit in hits:
+            component = labels == hit
+            if np.count_nonzero(component) * pixel <= limit:
+                keep |= component
+            elif opened_at is None:
+                opened_at = z  # a branch opens into lung here
+        if not keep.any():
+            break
+        airway[z] = keep
+        previous = keep
+        if len(history) < 5:  # the trachea's own size, from its first slices
+            history.append(float(np.count_nonzero(keep)) * pixel)
+            reference = float(np.median(history))
+    tube_mm = float(seed_z - (opened_at if opened_at is not None else seed_z)) * float(sz)
+    if opened_at is None:
+        reason = "the air tube at the top does not open into lung (a gas pocket, not a trachea)"
+        return Airway(np.zeros_like(inside), False, None, 0.0, reason)
+    if tube_mm < MIN_TUBE_MM:
+        reason = (
+            f"the air tube at the top runs only {tube_mm:.0f} mm before it opens into lung "
+            f"(a trachea runs at least {MIN_TUBE_MM:.0f} mm)"
+        )
+        return Airway(np.zeros_like(inside), False, None, tube_mm, reason)
+    return Airway(airway, True, float(trachea_x), tube_mm, "")

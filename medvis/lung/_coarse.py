@@ -1,0 +1,287 @@
+"""The coarse view of a CT that the lung search works on: block means, padding, body, outside air.
+
+Everything here works on the canonical ``[z, y, x]`` array (index growing to patient
+Superior, Posterior, Left; see :mod:`medvis.lung._orient`), reduced to cells of about
+2 mm by averaging blocks of voxels (averaging, not striding: noise drops by the square
+root of the block size, which keeps the decisions stable on low-dose scans).
+
+What is *outside* is decided slice by slice from the body, not from the image faces:
+the trunk is the largest piece of tissue in the slice, and an air region lying mostly
+outside the trunk's convex hull is outside air. A lung that a crop, a narrow field of
+view or the reconstruction circle cuts open still lies inside the hull (the chest wall
+reaches the cut on both sides of it), so it is not mistaken for outside air. Voxels
+the scanner wrote outside its reconstruction circle (a constant far below air, e.g.
+-2048 or -3024) are recognised and treated as "not imaged", neither air nor tissue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.ndimage as ndi
+from numpy.typing import NDArray
+from scipy.spatial import ConvexHull, QhullError
+
+__all__ = ["CoarseScan", "coarse_scan", "IN_PLANE"]
+
+#: A 3-D structuring element that connects voxels only within an axial slice.
+IN_PLANE = np.zeros((3, 3, 3), bool)
+IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
+#: Fine slices averaged per block along z are at most this many per chunk of work.
+_CHUNK_SLICES = 24
+
+
+@dataclass
+class CoarseScan:
+    """The CT reduced to ~2 mm cells, with what is air, body and outside.
+
+    Attributes
+    ----------
+    step : tuple of int
+        Fine voxels per cell along z, y, x.
+    spacing : ndarray
+        Cell size along x, y, z in mm.
+    hu : ndarray of float32
+        Block means (padding counted as air), ``[z, y, x]``.
+    padding : ndarray of bool or None
+        Cells holding a voxel outside the reconstruction circle; None when the scan has
+        no such padding.
+    pad_value : float or None
+        The padding value found.
+    air : ndarray of bool
+        Cells at or below the air threshold (padding excluded).
+    trunk_hull : ndarray of bool
+        Per slice, the convex hull of the largest piece of tissue.
+    outside : ndarray of bool
+        Air cells that belong to the air around the body.
+    trunk_cut_x : bool
+        The trunk reaches a left or right image face (or the padding) in many slices:
+        its centre is not the body's midline.
+    air_level : float
+        Median block mean of the outside air away from the body: what pure air reads
+        as on this scan, at this noise (-1000 when there is no outside air).
+    """
+
+    step: tuple[int, int, int]
+    spacing: NDArray[np.float64]
+    hu: NDArray[np.float32]
+    padding: NDArray[np.bool_] | None
+    pad_value: float | None
+    air: NDArray[np.bool_]
+    trunk_hull: NDArray[np.bool_]
+    outside: NDArray[np.bool_]
+    trunk_cut_x: bool
+    air_level: float
+
+    @property
+    def cell_ml(self) -> float:
+        """Volume of one cell in mL."""
+        return float(np.prod(self.spacing)) / 1000.0
+
+    def fine_slices(self, coarse_box: tuple[slice, ...], fine_shape: tuple[int, ...]):
+        """Fine-grid slices covering a box of cells."""
+        return tuple(
+            slice(s.start * st, min(s.stop * st, n))
+            for s, st, n in zip(coarse_box, self.step, fine_shape, strict=True)
+        )
+
+
+def _steps(spacing_xyz: NDArray[np.float64]) -> tuple[int, int, int]:
+    """Block size per axis (z, y, x) giving cells of about 2 mm."""
+    sx, sy, sz = (float(s) for s in spacing_xyz)
+    return tuple(max(1, round(2.0 / s)) for s in (sz, sy, sx))  # type: ignore[return-value]
+
+
+def _padding_value(hu: NDArray[Any]) -> float | None:
+    """The constant the scanner wrote outside its reconstruction circle, if there is one.
+
+    A value well below air (< -1050 HU) that is the minimum of the scan and fills at
+    least 0.5 % of a sparse sample of it.
+    """
+    sample = hu[:: max(1, hu.shape[0] // 16), ::4, ::4]
+    lowest = sample.min()
+    if float(lowest) >= -1050.0:
+        return None
+    if np.count_nonzero(sample == lowest) < 0.005 * sample.size:
+        return None
+    return float(lowest)
+
+
+def _block_sum(array: NDArray[Any], step: int, axis: int) -> NDArray[np.float32]:
+    """Sums of consecutive blocks of ``step`` along ``axis`` (the last block may be short)."""
+    if step == 1:
+        return np.asarray(array, np.float32)
+    n = array.shape[axis]
+    shape = list(array.shape)
+    shape[axis] = -(-n // step)
+    out = np.zeros(shape, np.float32)
+    for offset in range(step):
+        part = array[(slice(None),) * axis + (slice(offset, None, step),)]
+        length = part.shape[axis]
+        out[(slice(None),) * axis + (slice(0, length),)] += part
+    return out
+
+
+def _block_counts(n: int, step: int) -> NDArray[np.float32]:
+    counts = np.full(-(-n // step), step, np.float32)
+    if n % step:
+        counts[-1] = n % step
+    return counts
+
+
+def _block_reduce(
+    hu: NDArray[Any], step: tuple[int, int, int], pad_value: float | None
+) -> tuple[NDArray[np.float32], NDArray[np.bool_] | None]:
+    """Block means (padding replaced by air) and which blocks hold padding, in chunks."""
+    nz, ny, nx = hu.shape
+    sz, sy, sx = step
+    out_shape = (-(-nz // sz), -(-ny // sy), -(-nx // sx))
+    means = np.empty(out_shape, np.float32)
+    padding = np.zeros(out_shape, bool) if pad_value is not None else None
+    area = _block_counts(ny, sy)[:, None] * _block_counts(nx, sx)[None, :]
+    chunk = max(1, _CHUNK_SLICES // sz) * sz
+    for z0 in range(0, nz, chunk):
+        block = np.asarray(hu[z0 : z0 + chunk])
+        is_pad = None
+        if pad_value is not None:
+            is_pad = block == pad_value
+            block = np.where(is_pad, np.int16(-1000), block)
+        sums = _block_sum(_block_sum(_block_sum(block, sx, 2), sy, 1), sz, 0)
+        depth = _block_counts(block.shape[0], sz)
+        c0 = z0 // sz
+        means[c0 : c0 + len(depth)] = sums / (depth[:, None, None] * area[None])
+        if padding is not None and is_pad is not None:
+            counted = _block_sum(_block_sum(_block_sum(is_pad, sx, 2), sy, 1), sz, 0)
+            padding[c0 : c0 + len(depth)] = counted > 0
+    return means, padding
+
+
+def _largest_per_slice(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The largest in-plane connected piece of ``mask`` in every slice."""
+    labels, count = ndi.label(mask, IN_PLANE)
+    if count == 0:
+        return np.zeros(mask.shape, bool)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    # In-plane labels are numbered slice after slice: slice z holds the labels between
+    # the previous slice's largest number and its own.
+    last = labels.reshape(labels.shape[0], -1).max(axis=1)
+    keep = np.zeros(count + 1, bool)
+    first = 1
+    for top in last:
+        if top >= first:
+            keep[first + int(np.argmax(sizes[first : top + 1]))] = True
+            first = int(top) + 1
+    return keep[labels]
+
+
+def _hull_fill(points: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[np.bool_] | None:
+    """Pixels of a 2-D image inside the convex hull of ``points`` (row, col)."""
+    try:
+        hull = ConvexHull(points)
+    except (QhullError, ValueError):
+        return None
+    normals, offsets = hull.equations[:, :2], hull.equations[:, 2]
+    rows = np.arange(shape[0], dtype=np.float64)
+    # Inside: n_r * r + n_c * c + off <= 0 for every facet, i.e. bounds on c per row.
+    lo = np.full(shape[0], -np.inf)
+    hi = np.full(shape[0], np.inf)
+    for (nr, nc), off in zip(normals, offsets, strict=True):
+        limit = -(nr * rows + off)
+        if abs(nc) < 1e-12:
+            outside = limit < -1e-9
+            lo[outside], hi[outside] = np.inf, -np.inf
+        elif nc > 0:
+            hi = np.minimum(hi, limit / nc)
+        else:
+            lo = np.maximum(lo, limit / nc)
+    cols = np.arange(shape[1], dtype=np.float64)
+    return (cols[None, :] >= lo[:, None] - 0.5) & (cols[None, :] <= hi[:, None] + 0.5)
+
+
+def _trunk_hulls(trunk: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Per slice, the convex hull of the trunk (from each row's first and last pixel)."""
+    hulls = np.zeros(trunk.shape, bool)
+    rows_any = np.any(trunk, axis=2)
+    first = np.argmax(trunk, axis=2)
+    last = trunk.shape[2] - 1 - np.argmax(trunk[:, :, ::-1], axis=2)
+    for z in range(trunk.shape[0]):
+        rows = np.flatnonzero(rows_any[z])
+        if len(rows) < 2:
+            continue
+        points = np.concatenate(
+            [
+                np.stack([rows, first[z, rows]], axis=1),
+                np.stack([rows, last[z, rows]], axis=1),
+            ]
+        ).astype(np.float64)
+        filled = _hull_fill(points, trunk.shape[1:])
+        hulls[z] = filled if filled is not None else trunk[z]
+    return hulls
+
+
+def _outside_air(air: NDArray[np.bool_], hull: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Air regions (in-plane) lying mostly outside the trunk's hull."""
+    labels, count = ndi.label(air, IN_PLANE)
+    if count == 0:
+        return np.zeros(air.shape, bool)
+    total = np.bincount(labels.ravel(), minlength=count + 1)
+    out_of_hull = np.bincount(labels[~hull], minlength=count + 1)
+    is_outside = out_of_hull > 0.5 * total
+    is_outside[0] = False
+    return is_outside[labels]
+
+
+def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float) -> CoarseScan:
+    """Reduce a canonical CT to ~2 mm cells and find air, body and outside air.
+
+    Parameters
+    ----------
+    hu : ndarray
+        Canonical ``[z, y, x]`` CT in HU (a view is fine).
+    spacing_xyz : ndarray
+        Voxel size along x, y, z.
+    high : float
+        Air threshold: cells at or below it are air.
+    """
+    step = _steps(spacing_xyz)
+    pad_value = _padding_value(hu)
+    means, padding = _block_reduce(hu, step, pad_value)
+    air = means <= high
+    tissue = ~air
+    if padding is not None:
+        air &= ~padding
+        tissue &= ~padding
+    # Thin tissue (cables, blanket folds, the skin line of a neighbouring arm) must not
+    # join things to the trunk: a 1-cell opening in-plane first.
+    opened = ndi.binary_opening(tissue, IN_PLANE)
+    trunk = _largest_per_slice(opened)
+    hull = _trunk_hulls(trunk)
+    outside = _outside_air(air, hull)
+    # Does the trunk reach the left/right faces or the padding (cut by the field of view)?
+    edge = trunk[:, :, 0].any(axis=1) | trunk[:, :, -1].any(axis=1)
+    if padding is not None:
+        near_pad = ndi.binary_dilation(padding, IN_PLANE)
+        edge |= (trunk & near_pad).any(axis=(1, 2))
+    populated = np.any(trunk, axis=(1, 2))
+    trunk_cut_x = bool(
+        int(np.count_nonzero(edge & populated)) > 0.2 * max(1, int(np.count_nonzero(populated)))
+    )
+    spacing = np.asarray(spacing_xyz, float) * np.array(step[::-1], float)
+    # Pure outside air: two cells away from anything else (every other slice suffices).
+    far = ndi.binary_erosion(outside[::2], IN_PLANE, iterations=2)
+    far_values = means[::2][far]
+    air_level = float(np.median(far_values)) if far_values.size > 100 else -1000.0
+    return CoarseScan(
+        step=step,
+        spacing=spacing,
+        hu=means,
+        padding=padding,
+        pad_value=pad_value,
+        air=air,
+        trunk_hull=hull,
+        outside=outside,
+        trunk_cut_x=trunk_cut_x,
+        air_level=air_level,
+    )
