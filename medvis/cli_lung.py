@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -183,10 +183,11 @@ def plane_montage(
     """Axial, coronal and sagittal lung-window planes (W1500 L-600) with lung outlines.
 
     The planes go through the LPS ``point``; the sagittal one through ``sagittal_x``
-    when given (a lung, rather than the mediastinum between them).
+    when given (a lung, rather than the mediastinum between them). Painted with numpy
+    (:func:`medvis.render.paint_slices`): no OpenGL context.
     """
     from medvis.pipeline.reslice import reslice
-    from medvis.render import render_slices
+    from medvis.render import paint_slices
 
     sagittal_point = np.array(point, float)
     if sagittal_x is not None:
@@ -196,21 +197,63 @@ def plane_montage(
         reslice(ct, "coronal", point=point),
         reslice(ct, "sagittal", point=sagittal_point),
     ]
-    montage = render_slices(ct, window="lung", planes=planes, panel_size=(height, height))
+    montage = paint_slices(ct, window="lung", planes=planes, panel_size=(height, height))
     if labels is not None:
         _draw_outlines(montage, labels, {v: _COLOURS.get(v, _OTHER) for v in (1, 2)})
     return np.asarray(montage.rgb)
 
 
-def surface_view(surfaces: Sequence[Any], *, height: int = 480) -> np.ndarray:
-    """The surfaces seen from the front (patient's left on the image right), square."""
+def _colour(label: int, name: str | None = None) -> tuple[float, float, float]:
+    """Right lung coral, left lung blue (only for lung-named surfaces), others sand."""
+    if name is not None and "lung" not in name:
+        return _OTHER
+    return _COLOURS.get(label, _OTHER)
+
+
+def _label_view(
+    labels: Any,
+    *,
+    values: Sequence[int] | None,
+    names: Mapping[int, str] | None,
+    boxes: Any = None,
+    height: int = 480,
+) -> np.ndarray:
+    """Shaded surface display of the label map (no OpenGL), coloured as the meshes are."""
+    from medvis.render import shade_labels
+
+    if names:
+        colours = {v: _colour(v, name) for v, name in names.items()}
+    else:
+        colours = dict(_COLOURS)
+    return shade_labels(
+        labels, size=height, colours=colours, default_colour=_OTHER, values=values, boxes=boxes
+    )
+
+
+def surface_view(
+    surfaces: Sequence[Any], *, height: int = 480, labels: Any | None = None
+) -> np.ndarray:
+    """The surfaces seen from the front (patient's left on the image right), square.
+
+    With ``labels`` (the label map the surfaces were made from) the picture is a shaded
+    surface display of the label map (:func:`medvis.render.shade_labels`), made with
+    numpy and no OpenGL context; only the labels of ``surfaces`` are drawn (every
+    label when ``surfaces`` is empty). Without it the meshes are drawn through an
+    offscreen OpenGL window (:class:`medvis.render.OffscreenScene`, about 100-170 MiB
+    more memory on Mesa llvmpipe).
+    """
+    if labels is not None:
+        names = {s.label: s.name for s in surfaces}
+        return _label_view(labels, values=list(names) or None, names=names, height=height)
+
     from medvis.lung.surfaces import display_mesh
     from medvis.render import OffscreenScene
 
     with OffscreenScene(size=(height, height), background=(0.08, 0.08, 0.1)) as scene:
         for surface in surfaces:
-            colour = _COLOURS.get(surface.label, _OTHER) if "lung" in surface.name else _OTHER
-            scene.add_surface(display_mesh(surface.polydata), color=colour)
+            scene.add_surface(
+                display_mesh(surface.polydata), color=_colour(surface.label, surface.name)
+            )
         scene.set_camera("anterior", zoom=0.95)
         return scene.render()
 
@@ -233,7 +276,8 @@ def lung_figure(
         The CT; when given, its axial, coronal and sagittal planes through ``point`` are
         shown in the lung window (W1500 L-600), with the lung outlines if ``labels`` is given.
     labels : Volume, optional
-        The label map (outlines on the planes).
+        The label map: the 3-D view is drawn from it without OpenGL (see
+        :func:`surface_view`), and its outlines are drawn on the planes.
     point : sequence of 3 floats, optional
         LPS point the planes go through (default: centre of the surfaces).
     height : int
@@ -244,7 +288,7 @@ def lung_figure(
     ndarray
         (height, width, 3) uint8.
     """
-    view = surface_view(surfaces, height=height)
+    view = surface_view(surfaces, height=height, labels=labels)
     if ct is None:
         return view
     bounds = np.array([s.polydata.GetBounds() for s in surfaces]).reshape(-1, 3, 2)
@@ -354,6 +398,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         ct = volume
         segmentation = segment_lungs(ct, hu_range=args.hu_range)
+        for warning in segmentation.warnings:
+            print(f"medvis: warning: {warning}", file=sys.stderr)
         labels = segmentation.labels
         values, names = list(segmentation.names), segmentation.names
         stem = "lung_labels"
@@ -381,39 +427,36 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(planned, args.force)
     out.mkdir(parents=True, exist_ok=True)
 
-    # Meshes are made in background threads (VTK releases the GIL) while this thread
-    # draws the lung-window planes; then files are written in the background while this
-    # thread measures and draws the surfaces.
+    # One memory-heavy step at a time (their temporaries would add up in threads): the
+    # picture (from the label map, no OpenGL), the label map file, the meshes (one
+    # thread per label inside label_surfaces); then the mesh files are written in the
+    # background while this thread measures.
     world: Literal["LPS", "RAS"] = "RAS" if args.ras else "LPS"
-    montage = None
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        meshing = pool.submit(label_surfaces, labels, **surface_options)
-        jobs: list[Future[Any]] = []
-        if not args.label_map:
-            jobs.append(pool.submit(_save_labels, labels, mask_path))
-            if not args.no_png and segmentation is not None and segmentation.boxes:
-                centre, right_x = _lung_centre(labels, segmentation.boxes)
-                montage = plane_montage(ct, labels=labels, point=centre, sagittal_x=right_x)
-        surfaces = meshing.result()
-        lap("surfaces")
-        jobs.append(
-            pool.submit(
-                write_surfaces, surfaces, out, formats=args.formats, world=world, force=True
-            )
+    if not args.no_png:
+        from medvis.render import save_png
+
+        boxes = segmentation.boxes if segmentation is not None else None
+        view = _label_view(labels, values=values, names=names, boxes=boxes)
+        if ct is not None and segmentation is not None and segmentation.boxes:
+            centre, right_x = _lung_centre(labels, segmentation.boxes)
+            montage = plane_montage(ct, labels=labels, point=centre, sagittal_x=right_x)
+            view = np.concatenate([view, montage], axis=1)
+            del montage
+        save_png(view, png_path, force=True)
+        del view
+        lap("png")
+    if not args.label_map:
+        _save_labels(labels, mask_path)
+        lap("label_map")
+    surfaces = label_surfaces(labels, **surface_options)
+    lap("surfaces")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing = pool.submit(
+            write_surfaces, surfaces, out, formats=args.formats, world=world, force=True
         )
         report = build_report(ct, labels, surfaces, segmentation=segmentation)
         lap("measure")
-        if not args.no_png:
-            from medvis.render import save_png
-
-            if montage is not None:
-                picture = np.concatenate([surface_view(surfaces), montage], axis=1)
-            else:
-                picture = lung_figure(surfaces, ct=ct, labels=labels if ct is not None else None)
-            save_png(picture, png_path, force=True)
-            lap("png")
-        for job in jobs:
-            job.result()
+        writing.result()
     lap("write")
 
     report["parameters"] = {
@@ -438,6 +481,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(report_json(report), end="")
     else:
-        print(format_report(report), end="")
+        print(format_report(report, warnings=False), end="")
         print(f"\nwrote {len(planned)} files to {out}/ in {timings['total']:.2f} s")
     return 0

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from medvis.lung._coarse import IN_PLANE, CoarseScan
+from medvis.lung._coarse import CoarseScan, shrink
 
 __all__ = ["LUNG_LIKE", "Region", "describe_regions", "lung_likeness"]
 
@@ -71,7 +71,7 @@ class Region:
 
     @property
     def lung_like(self) -> bool:
-        """Whether it counts as lung."""
+        """Whether it counts as lung (joined to the trachea and a lung's size, or scored)."""
         return self.trachea or self.score >= LUNG_LIKE
 
     def describe(self) -> str:
@@ -153,7 +153,7 @@ def describe_regions(
         box = objects[value - 1]
         assert box is not None
         mask = labels[box] == value
-        core = ndi.binary_erosion(mask, IN_PLANE)
+        core = shrink(mask)
         if np.count_nonzero(core) < 20:
             core = mask
         median = float(np.median(scan.hu[box][core]))

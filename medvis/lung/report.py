@@ -20,7 +20,14 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
 
 __all__ = ["REPORT_VERSION", "build_report", "format_report", "hu_statistics", "report_json"]
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+_SEPARATIONS = {
+    "separate": "separate air regions",
+    "airways": "separated by removing the trachea and main bronchi",
+    "erosion": "touching lungs cut where thinnest",
+    "midline": "touching lungs cut at the body's midline",
+    "single": "only one lung found",
+}
 #: Relative attenuation area: share of lung voxels below this HU (emphysema index).
 LAA_THRESHOLD_HU = -950.0
 
@@ -198,8 +205,10 @@ def build_report(
             "airway_removed": segmentation.airway_found,
             "airway_voxels": segmentation.airway_voxels,
             "left_right_separation": segmentation.separation,
+            "midline_from": segmentation.midline,
             "notes": list(segmentation.notes),
         }
+        report["warnings"] = list(segmentation.warnings)
         if (
             "right_lung" in structures
             and "left_lung" in structures
@@ -222,8 +231,11 @@ def report_json(report: Mapping[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=False) + "\n"
 
 
-def format_report(report: Mapping[str, Any]) -> str:
-    """The report as text for people: one block per structure, then the total."""
+def format_report(report: Mapping[str, Any], *, warnings: bool = True) -> str:
+    """The report as text for people: one block per structure, then the total.
+
+    ``warnings=False`` leaves out the warnings (the command line prints them on stderr).
+    """
     lines: list[str] = []
     source = report.get("input", {}).get("source")
     if source:
@@ -240,7 +252,10 @@ def format_report(report: Mapping[str, Any]) -> str:
                 else "no trachea found"
             )
         )
-        lines.append(f"left/right:       {seg['left_right_separation']}")
+        lines.append(
+            f"left/right:       {_SEPARATIONS.get(seg['left_right_separation'], seg['left_right_separation'])}"
+            + (f" (midline from the {seg['midline_from']})" if seg.get("midline_from") else "")
+        )
     lines.append("")
     for name, entry in report["structures"].items():
         lines.append(f"{name.replace('_', ' ')} (label {entry['label']})")
@@ -269,4 +284,6 @@ def format_report(report: Mapping[str, Any]) -> str:
         lines.append(f"right/left:       {total['right_to_left_ratio']:.2f}")
     for note in (seg or {}).get("notes", ()):
         lines.append(f"note: {note}")
+    for warning in report.get("warnings", ()) if warnings else ():
+        lines.append(f"WARNING: {warning}")
     return "\n".join(lines) + "\n"

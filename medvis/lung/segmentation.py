@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from medvis.errors import MedvisError
 from medvis.lung._airways import find_airway
 from medvis.lung._candidates import Region, describe_regions
-from medvis.lung._coarse import CoarseScan, coarse_scan
+from medvis.lung._coarse import CoarseScan, coarse_scan, grow
 from medvis.lung._fine import FineLungs, fine_labels
 from medvis.lung._orient import canonical_reorientation
 from medvis.lung._sides import Midline, find_midline, split_across
@@ -200,7 +200,7 @@ def _choose(
     not_lung = [r for r in regions if not r.lung_like]
     for region in (r for r in regions if r.lung_like):
         found, how = _sides_of(region, labels, scan, midline)
-        if how is not None:
+        if how is not None and region.volume_ml >= min_ml:
             separation = how
         pieces.extend(found)
     if not_lung:
@@ -384,13 +384,18 @@ def segment_lungs(
     labels, count = ndi.label(inside)
     trachea_labels: set[int] = set()
     if airway.confirmed:
-        touching = labels[ndi.binary_dilation(airway.mask) & (labels > 0)]
-        trachea_labels = {int(v) for v in np.unique(touching)}
+        (box,) = ndi.find_objects(airway.mask.view(np.uint8))
+        box = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in box)
+        near = grow(airway.mask[box], through_slices=True)
+        touching = labels[box][near]
+        trachea_labels = {int(v) for v in np.unique(touching) if v > 0}
     lap("airways")
 
     regions = describe_regions(
         labels, count, scan, min_ml=0.05 * min_ml, trachea_labels=trachea_labels
     )
+    for region in regions:  # crumbs of lumen beside the airway are not lungs
+        region.trachea &= region.volume_ml >= min_ml
     midline = find_midline(scan, airway.x)
     choice = _choose(regions, labels, scan, midline, min_ml)
     if not choice.pieces:
