@@ -323,16 +323,20 @@ def _contour(labels: Volume, value: int, box: tuple[slice, ...]) -> vtkPolyData:
     are cut the same way (same diagonals in ambiguous cells) whatever the storage order:
     the same object gives the same triangles, before and after smoothing.
     """
-    padded = np.pad((labels.array[box] == value).view(np.uint8), 1)
+    # The crop compared straight into a zero-padded buffer (no separate mask to pad).
+    crop = labels.array[box]
+    padded = np.zeros(tuple(n + 2 for n in crop.shape), np.uint8)
+    np.equal(crop, value, out=padded[1:-1, 1:-1, 1:-1].view(bool))
     ijk0 = np.array([box[2].start - 1, box[1].start - 1, box[0].start - 1], float)
-    crop = Volume(
+    volume = Volume(
         padded,
         spacing=labels.spacing,
         origin=labels.index_to_world_points(ijk0),
         direction=labels.direction,
     )
-    crop = canonical_reorientation(crop).canonical_volume(crop)
-    image = crop.to_vtk()
+    del crop
+    canonical = canonical_reorientation(volume).canonical_volume(volume)
+    image = canonical.to_vtk()
     contour = vtkDiscreteFlyingEdges3D()
     contour.SetInputData(image)
     contour.SetValue(0, 1)
@@ -344,7 +348,7 @@ def _contour(labels: Volume, value: int, box: tuple[slice, ...]) -> vtkPolyData:
     mesh.ShallowCopy(contour.GetOutput())
     mesh.GetPointData().Initialize()
     mesh.GetCellData().Initialize()
-    if mesh.GetNumberOfPolys() and np.linalg.det(crop.direction) < 0:
+    if mesh.GetNumberOfPolys() and np.linalg.det(canonical.direction) < 0:
         # A mirrored direction (determinant -1) turns the triangles inside out.
         _set_triangles(mesh, _triangles(mesh)[:, ::-1])
     return mesh

@@ -5,6 +5,13 @@ everything else works on a server without a graphics stack. With no display VTK 
 through EGL (Mesa llvmpipe on a machine without a GPU), except a volume rendering by the
 CPU ray caster alone, which needs no OpenGL at all (:mod:`.software_raycast`).
 
+Some pictures are made with numpy alone and never need OpenGL: a shaded surface display
+of a label map (:func:`shade_labels`) and a slice montage (:func:`paint_slices`). Their
+names, the PNG functions and the cameras are imported with the package; the OpenGL parts
+(:class:`OffscreenScene`, :func:`render_slices`, :func:`render_volume`,
+:class:`RenderError`) load VTK's OpenGL modules on first use, so a process that only
+makes the numpy pictures never loads them.
+
 Examples
 --------
 >>> import medvis, medvis.render
@@ -21,18 +28,25 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from medvis.pipeline.presets import VolumePreset
-from medvis.render._window import RenderError
 from medvis.render.cameras import CAMERAS, CameraSpec, world_to_pixel
+from medvis.render.label_shading import shade_labels
+from medvis.render.montage import Montage, Panel
 from medvis.render.png import encode_png, read_png, save_png
-from medvis.render.scene3d import OffscreenScene
-from medvis.render.slices import Montage, Panel, render_slices
-from medvis.render.volume_render import MapperKind, default_preset
+from medvis.render.slice_paint import paint_slices
 from medvis.volume import Volume
+
+if TYPE_CHECKING:  # pragma: no cover - the OpenGL parts load on first use (see below)
+    from medvis.render._window import RenderError
+    from medvis.render.scene3d import OffscreenScene
+    from medvis.render.slices import render_slices
+    from medvis.render.volume_render import MapperKind
 
 __all__ = [
     "CAMERAS",
@@ -41,12 +55,29 @@ __all__ = [
     "Panel",
     "RenderError",
     "encode_png",
+    "paint_slices",
     "read_png",
     "render_slices",
     "render_volume",
     "save_png",
+    "shade_labels",
     "world_to_pixel",
 ]
+
+# Names whose modules import VTK's OpenGL modules: loaded when first used.
+_LAZY = {
+    "OffscreenScene": "medvis.render.scene3d",
+    "RenderError": "medvis.render._window",
+    "render_slices": "medvis.render.slices",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def render_volume(
@@ -107,6 +138,9 @@ def render_volume(
     ndarray
         (height, width, 3) uint8, row 0 on top.
     """
+    from medvis.render.scene3d import OffscreenScene
+    from medvis.render.volume_render import default_preset
+
     source = volume.frame(frame) if volume.layout == "tkji" else volume
     with OffscreenScene(
         size=size, background=background, orientation_marker=orientation_marker

@@ -3,75 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer, vtkTextActor
 
 from medvis.pipeline.reslice import Slice, reslice
-from medvis.pipeline.windowing import WindowLevel, WindowSpec, apply_window, resolve_window
+from medvis.pipeline.windowing import WindowSpec, apply_window, resolve_window
 from medvis.render._window import ErrorCatcher, capture, new_window
+from medvis.render.montage import MARGIN, Montage, Panel
 from medvis.volume import Volume
 
 __all__ = ["Montage", "Panel", "render_slices"]
 
 _LABEL_COLOR = (1.0, 0.85, 0.25)
-_MARGIN = 1.1  # room around the image for the edge labels
-
-
-@dataclass(frozen=True)
-class Panel:
-    """One slice in a montage and how its pixels map into the montage image.
-
-    Attributes
-    ----------
-    slice : Slice
-        The sampled plane (values and geometry).
-    window : WindowLevel
-        The window it is shown with.
-    box : tuple of int
-        (row, column, height, width) of the panel in the montage.
-    pixels_per_mm : float
-        Display scale (the same along both axes: true aspect ratio).
-    """
-
-    slice: Slice
-    window: WindowLevel
-    box: tuple[int, int, int, int]
-    pixels_per_mm: float
-
-    def world_to_pixel(self, point: ArrayLike) -> NDArray[np.float64]:
-        """(row, column) in the montage where an LPS point (projected on the plane) is shown."""
-        r, c = self.slice.world_to_pixel(point)
-        rows, cols = self.slice.shape
-        row_mm, col_mm = self.slice.spacing
-        top, left, height, width = self.box
-        dx = (c - (cols - 1) / 2.0) * col_mm
-        dy = (r - (rows - 1) / 2.0) * row_mm
-        return np.array(
-            [
-                top + height / 2.0 + dy * self.pixels_per_mm,
-                left + width / 2.0 + dx * self.pixels_per_mm,
-            ]
-        )
-
-
-@dataclass(frozen=True)
-class Montage:
-    """A rendered row of slice panels.
-
-    ``rgb`` is (height, width, 3) uint8; ``panels`` say where each slice is.
-    """
-
-    rgb: NDArray[np.uint8]
-    panels: tuple[Panel, ...]
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
-        return self.rgb if dtype is None else self.rgb.astype(dtype)
 
 
 def _text(
@@ -186,7 +133,7 @@ def render_slices(
         renderer.AddActor(actor)
         half_h = rows * row_mm / 2.0
         half_w = cols * col_mm / 2.0
-        scale = max(half_h, half_w * ph / pw) * _MARGIN
+        scale = max(half_h, half_w * ph / pw) * MARGIN
         centre = ((cols - 1) * col_mm / 2.0, (rows - 1) * row_mm / 2.0)
         camera = renderer.GetActiveCamera()
         camera.ParallelProjectionOn()
