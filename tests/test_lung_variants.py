@@ -381,12 +381,14 @@ def test_three_slice_ct_lung_bases_beside_liver_heart_spine() -> None:
         assert np.allclose(organ_labels.index_to_world, ct.index_to_world, atol=1e-3)
         mapped = lv.map_labels(organ_labels.replace(array=organ_labels.array > 0), ct)
         assert np.count_nonzero(mapped), organ
-        # The hand-drawn labels' outer 2 voxels hold partial-volume lung (-700..-400 HU
-        # next to the liver dome): strictly nothing inside them, under 0.5 mL on that rim.
+        # The hand-drawn labels' outer voxels overlap aerated lung (-750..-400 HU next to
+        # the liver dome and the heart, up to 3 voxels = 2.4 mm in): nothing lies deeper
+        # inside them, whatever of them is labelled lung is aerated (no organ tissue,
+        # which sits above -400 HU), and it is under 0.5 mL.
         lung = result.labels.array > 0
-        core = ndi.binary_erosion(mapped, np.ones((1, 5, 5), bool))
-        inside = np.count_nonzero(core & lung)
-        assert inside == 0, f"{inside} lung voxels inside the {organ}"
+        core = ndi.binary_erosion(mapped, np.ones((1, 9, 9), bool))
+        assert not np.any(core & lung), f"lung inside the {organ}"
+        assert np.all(ct.array[mapped & lung] <= -400), f"{organ} tissue labelled lung"
         rim_ml = np.count_nonzero(mapped & lung) * ml
         assert rim_ml < 0.5, f"{rim_ml:.2f} mL of lung on the {organ}'s border"
     assert {"top", "bottom"} <= lv.cut_edges(warnings_of(result)), warnings_of(result)

@@ -50,7 +50,7 @@ class Airway:
 
 def _seed(
     inside: NDArray[np.bool_],
-    hu: NDArray[np.float32],
+    hu: NDArray[np.int16],
     spacing_xyz: NDArray[np.float64],
     midline_x: float,
     pure_air: float,
@@ -91,7 +91,7 @@ def _seed(
 
 def find_airway(
     inside: NDArray[np.bool_],
-    hu: NDArray[np.float32],
+    hu: NDArray[np.int16],
     spacing_xyz: NDArray[np.float64],
     midline_x: float,
     air_level: float,

@@ -74,8 +74,8 @@ class CoarseScan:
         Fine voxels per cell along z, y, x.
     spacing : ndarray
         Cell size along x, y, z in mm.
-    hu : ndarray of float32
-        Block means (padding counted as air), ``[z, y, x]``.
+    hu : ndarray of int16
+        Block means, rounded (padding counted as air), ``[z, y, x]``.
     padding : ndarray of bool or None
         Cells holding a voxel outside the reconstruction circle; None when the scan has
         no such padding.
@@ -97,7 +97,7 @@ class CoarseScan:
 
     step: tuple[int, int, int]
     spacing: NDArray[np.float64]
-    hu: NDArray[np.float32]
+    hu: NDArray[np.int16]
     padding: NDArray[np.bool_] | None
     pad_value: float | None
     air: NDArray[np.bool_]
@@ -164,12 +164,12 @@ def _block_counts(n: int, step: int) -> NDArray[np.float32]:
 
 def _block_reduce(
     hu: NDArray[Any], step: tuple[int, int, int], pad_value: float | None
-) -> tuple[NDArray[np.float32], NDArray[np.bool_] | None]:
+) -> tuple[NDArray[np.int16], NDArray[np.bool_] | None]:
     """Block means (padding replaced by air) and which blocks hold padding, in chunks."""
     nz, ny, nx = hu.shape
     sz, sy, sx = step
     out_shape = (-(-nz // sz), -(-ny // sy), -(-nx // sx))
-    means = np.empty(out_shape, np.float32)
+    means = np.empty(out_shape, np.int16)
     padding = np.zeros(out_shape, bool) if pad_value is not None else None
     area = _block_counts(ny, sy)[:, None] * _block_counts(nx, sx)[None, :]
     chunk = max(1, _CHUNK_SLICES // sz) * sz
@@ -182,29 +182,12 @@ def _block_reduce(
         sums = _block_sum(_block_sum(_block_sum(block, sx, 2), sy, 1), sz, 0)
         depth = _block_counts(block.shape[0], sz)
         c0 = z0 // sz
-        means[c0 : c0 + len(depth)] = sums / (depth[:, None, None] * area[None])
+        block_means = sums / (depth[:, None, None] * area[None])
+        means[c0 : c0 + len(depth)] = np.clip(np.round(block_means), -32768, 32767)
         if padding is not None and is_pad is not None:
             counted = _block_sum(_block_sum(_block_sum(is_pad, sx, 2), sy, 1), sz, 0)
             padding[c0 : c0 + len(depth)] = counted > 0
     return means, padding
-
-
-def _largest_per_slice(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """The largest in-plane connected piece of ``mask`` in every slice."""
-    labels, count = ndi.label(mask, IN_PLANE)
-    if count == 0:
-        return np.zeros(mask.shape, bool)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    # In-plane labels are numbered slice after slice: slice z holds the labels between
-    # the previous slice's largest number and its own.
-    last = labels.reshape(labels.shape[0], -1).max(axis=1)
-    keep = np.zeros(count + 1, bool)
-    first = 1
-    for top in last:
-        if top >= first:
-            keep[first + int(np.argmax(sizes[first : top + 1]))] = True
-            first = int(top) + 1
-    return keep[labels]
 
 
 def _hull_fill(points: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[np.bool_] | None:
@@ -231,37 +214,69 @@ def _hull_fill(points: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[n
     return (cols[None, :] >= lo[:, None] - 0.5) & (cols[None, :] <= hi[:, None] + 0.5)
 
 
-def _trunk_hulls(trunk: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Per slice, the convex hull of the trunk (from each row's first and last pixel)."""
-    hulls = np.zeros(trunk.shape, bool)
-    rows_any = np.any(trunk, axis=2)
-    first = np.argmax(trunk, axis=2)
-    last = trunk.shape[2] - 1 - np.argmax(trunk[:, :, ::-1], axis=2)
-    for z in range(trunk.shape[0]):
-        rows = np.flatnonzero(rows_any[z])
-        if len(rows) < 2:
-            continue
-        points = np.concatenate(
-            [
-                np.stack([rows, first[z, rows]], axis=1),
-                np.stack([rows, last[z, rows]], axis=1),
-            ]
-        ).astype(np.float64)
-        filled = _hull_fill(points, trunk.shape[1:])
-        hulls[z] = filled if filled is not None else trunk[z]
-    return hulls
+def _trunk_hull(trunk: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Convex hull of one slice's trunk (from each row's first and last pixel)."""
+    rows = np.flatnonzero(trunk.any(axis=1))
+    if len(rows) < 2:
+        return trunk
+    first = np.argmax(trunk[rows], axis=1)
+    last = trunk.shape[1] - 1 - np.argmax(trunk[rows, ::-1], axis=1)
+    points = np.concatenate(
+        [np.stack([rows, first], axis=1), np.stack([rows, last], axis=1)]
+    ).astype(np.float64)
+    filled = _hull_fill(points, trunk.shape)
+    return filled if filled is not None else trunk
 
 
-def _outside_air(air: NDArray[np.bool_], hull: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Air regions (in-plane) lying mostly outside the trunk's hull."""
-    labels, count = ndi.label(air, IN_PLANE)
-    if count == 0:
-        return np.zeros(air.shape, bool)
-    total = np.bincount(labels.ravel(), minlength=count + 1)
-    out_of_hull = np.bincount(labels[~hull], minlength=count + 1)
-    is_outside = out_of_hull > 0.5 * total
-    is_outside[0] = False
-    return is_outside[labels]
+@dataclass
+class _Body:
+    hull: NDArray[np.bool_]
+    outside: NDArray[np.bool_]
+    populated: NDArray[np.bool_]  # per slice: has a trunk
+    cut: NDArray[np.bool_]  # per slice: trunk reaches a side face or the padding
+
+
+def _body(
+    air: NDArray[np.bool_], tissue: NDArray[np.bool_], padding: NDArray[np.bool_] | None
+) -> _Body:
+    """Trunk hull and outside air, slice by slice (small temporaries whatever the scan).
+
+    The trunk is the largest piece of tissue after a one-cell opening (so cables, blanket
+    folds or a neighbouring arm's skin line do not join it); an air region of the slice
+    lying mostly outside the trunk's convex hull is outside air.
+    """
+    nz = air.shape[0]
+    body = _Body(
+        hull=np.zeros(air.shape, bool),
+        outside=np.zeros(air.shape, bool),
+        populated=np.zeros(nz, bool),
+        cut=np.zeros(nz, bool),
+    )
+    near_pad = grow(padding) if padding is not None else None
+    opened = grow(shrink(tissue))
+    for z in range(nz):
+        pieces, count = ndi.label(opened[z])
+        if count:
+            sizes = np.bincount(pieces.ravel())
+            sizes[0] = 0
+            trunk = pieces == int(np.argmax(sizes))
+            hull = _trunk_hull(trunk)
+            body.hull[z] = hull
+            body.populated[z] = True
+            cut = bool(trunk[:, 0].any() or trunk[:, -1].any())
+            if near_pad is not None:
+                cut |= bool(np.any(trunk & near_pad[z]))
+            body.cut[z] = cut
+        else:
+            hull = np.zeros(air.shape[1:], bool)
+        regions, count = ndi.label(air[z])
+        if count:
+            total = np.bincount(regions.ravel(), minlength=count + 1)
+            out_of_hull = np.bincount(regions[~hull], minlength=count + 1)
+            is_outside = out_of_hull > 0.5 * total
+            is_outside[0] = False
+            body.outside[z] = is_outside[regions]
+    return body
 
 
 def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float) -> CoarseScan:
@@ -286,19 +301,11 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
         tissue &= ~padding
     # Thin tissue (cables, blanket folds, the skin line of a neighbouring arm) must not
     # join things to the trunk: a 1-cell opening in-plane first.
-    opened = grow(shrink(tissue))
-    trunk = _largest_per_slice(opened)
-    hull = _trunk_hulls(trunk)
-    outside = _outside_air(air, hull)
-    # Does the trunk reach the left/right faces or the padding (cut by the field of view)?
-    edge = trunk[:, :, 0].any(axis=1) | trunk[:, :, -1].any(axis=1)
-    if padding is not None:
-        near_pad = grow(padding)
-        edge |= (trunk & near_pad).any(axis=(1, 2))
-    populated = np.any(trunk, axis=(1, 2))
-    trunk_cut_x = bool(
-        int(np.count_nonzero(edge & populated)) > 0.2 * max(1, int(np.count_nonzero(populated)))
-    )
+    body = _body(air, tissue, padding)
+    del tissue
+    outside, hull = body.outside, body.hull
+    populated = int(np.count_nonzero(body.populated))
+    trunk_cut_x = int(np.count_nonzero(body.cut)) > 0.2 * max(1, populated)
     spacing = np.asarray(spacing_xyz, float) * np.array(step[::-1], float)
     # Pure outside air: two cells away from anything else (every other slice suffices).
     far = shrink(outside[::2], 2)
