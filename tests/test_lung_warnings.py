@@ -1,0 +1,149 @@
+"""What ``segment_lungs`` promises and says it cannot promise (phantoms and thin real crops).
+
+Each test changes one thing a real scan can have (a short stretch of trachea, lungs close
+to air, a collapsed or consolidated lung, two slices only, no lung at all) and checks the
+result and the words the user gets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import medvis
+from medvis.cli import main
+from medvis.lung import LEFT_LUNG, RIGHT_LUNG, LungNotFoundError, segment_lungs
+from medvis.lung.phantom import LEFT_LUNG_ELLIPSOID, lung_phantom
+from medvis.lung.segmentation import _minimum_ml
+from medvis.phantoms import world_grid
+from tests._data import shared_data
+
+SMALL = {"shape_ijk": (118, 98, 72), "spacing": (3.0, 3.0, 4.0)}
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * np.count_nonzero(a & b) / max(1, np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def _crop_k(volume: medvis.Volume, k0: int, k1: int) -> medvis.Volume:
+    return volume.replace(
+        array=np.ascontiguousarray(volume.array[k0:k1]),
+        origin=volume.index_to_world_points([0, 0, k0]),
+    )
+
+
+def _world_z(volume: medvis.Volume) -> np.ndarray:
+    return world_grid(volume.shape_ijk, volume.spacing, volume.origin, volume.direction)[..., 2]
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return lung_phantom(**SMALL)
+
+
+def test_minimum_size_follows_the_coverage() -> None:
+    assert _minimum_ml(2.0, None) == pytest.approx(0.2)  # two 1 mm slices
+    assert _minimum_ml(40.0, None) == pytest.approx(4.0)
+    assert _minimum_ml(300.0, None) == 20.0  # a whole chest: capped
+    assert _minimum_ml(300.0, 50.0) == 50.0  # the caller's choice wins
+
+
+def test_a_short_tube_at_the_top_is_not_taken_for_a_trachea(phantom) -> None:
+    """Only ~20 mm of trachea above the bronchi: the lungs are told apart otherwise."""
+    z = _world_z(phantom.volume)[:, 0, 0]  # world z of each k
+    top = int(np.searchsorted(z, 62.0))  # the scan ends just above the carina
+    ct = _crop_k(phantom.volume, 0, top)
+    truth = phantom.truth.array[:top]
+    lungs = segment_lungs(ct)
+    assert not lungs.airway_found
+    assert lungs.separation in ("erosion", "midline")
+    assert any("no trachea accepted" in note and "runs only" in note for note in lungs.notes)
+    for value in (RIGHT_LUNG, LEFT_LUNG):  # the bronchi now count as lung: a little extra
+        assert _dice(lungs.labels.array == value, truth == value) > 0.95
+    assert any("top" in w for w in lungs.warnings)
+
+
+def test_lungs_close_to_air_joined_to_the_trachea_are_lungs_with_a_warning(phantom) -> None:
+    """Emphysema-like lungs (median ~-975 HU) score like gas but hang on the trachea."""
+    array = phantom.volume.array.copy()
+    lung = phantom.truth.array > 0
+    array[lung & (array < -500)] -= 125
+    lungs = segment_lungs(phantom.volume.replace(array=array))
+    assert lungs.airway_found
+    assert set(lungs.names) == {RIGHT_LUNG, LEFT_LUNG}
+    for value in (RIGHT_LUNG, LEFT_LUNG):
+        assert _dice(lungs.labels.array == value, phantom.truth.array == value) > 0.98
+        assert lungs.median_hu[value] < -950
+    assert sum("outside the usual" in w for w in lungs.warnings) == 2
+
+
+def test_a_consolidated_lung_base_gives_a_ratio_warning(phantom) -> None:
+    array = phantom.volume.array.copy()
+    z = _world_z(phantom.volume)  # [k, j, i]
+    centre_z = LEFT_LUNG_ELLIPSOID[0][2]
+    array[(phantom.truth.array == LEFT_LUNG) & (z < centre_z + 20)] = 40
+    lungs = segment_lungs(phantom.volume.replace(array=array))
+    ratio = lungs.volumes_ml[RIGHT_LUNG] / lungs.volumes_ml[LEFT_LUNG]
+    assert ratio > 1.6
+    assert any("ratio" in w and f"{ratio:.2f}" in w for w in lungs.warnings)
+
+
+def test_a_collapsed_lung_is_reported_missing_with_the_reason(phantom) -> None:
+    array = phantom.volume.array.copy()
+    array[phantom.truth.array == LEFT_LUNG] = 30
+    lungs = segment_lungs(phantom.volume.replace(array=array))
+    assert set(lungs.names) == {RIGHT_LUNG}
+    (missing,) = [w for w in lungs.warnings if w.startswith("only the right lung")]
+    assert "no aerated lung on that side" in missing
+    assert lungs.separation == "single"
+
+
+def test_two_real_slices_keep_both_small_lungs_and_say_so() -> None:
+    """Two 1 mm slices at heart level: lungs of ~16 mL each, kept, flagged as partial."""
+    ct = medvis.load(shared_data("ct-3slice-seg"))
+    for k0, k1 in ((0, 2), (1, 3), (1, 2)):
+        lungs = segment_lungs(_crop_k(ct, k0, k1))
+        assert set(lungs.names) == {RIGHT_LUNG, LEFT_LUNG}, (k0, k1, lungs.notes)
+        for value in (RIGHT_LUNG, LEFT_LUNG):
+            assert 3.0 < lungs.volumes_ml[value] < 30.0
+        text = " ".join(lungs.warnings)
+        assert "under 50 mL" in text and "top" in text and "bottom" in text
+
+
+def test_an_mr_is_an_error_naming_the_file() -> None:
+    path = shared_data("flair-oblique", "FLAIR.nrrd")
+    with pytest.raises(LungNotFoundError) as info:
+        segment_lungs(medvis.load(path))
+    assert str(path) in str(info.value) and "HU" in str(info.value)
+
+
+@pytest.mark.parametrize("case", ["ct-jpeg2000/dicom", "flair-oblique/FLAIR.nii.gz"])
+def test_cli_without_lungs_exits_1_and_writes_nothing(
+    case: str, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = shared_data(*case.split("/"))
+    out = tmp_path / "out"
+    assert main(["lung", str(source), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert str(source) in err and "error" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_prints_the_warnings_on_stderr_and_in_the_report(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    ct = medvis.load(shared_data("ct-3slice-seg"))
+    source = tmp_path / "slab.nii.gz"
+    medvis.save(_crop_k(ct, 0, 2), source)
+    out = tmp_path / "out"
+    assert main(["lung", str(source), "-o", str(out), "--no-png"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads((out / "lung_report.json").read_text())
+    assert report["warnings"], report
+    for warning in report["warnings"]:
+        assert f"medvis: warning: {warning}" in captured.err
+        assert warning not in captured.out  # said once on the terminal
+        assert f"WARNING: {warning}" in (out / "lung_report.txt").read_text()
