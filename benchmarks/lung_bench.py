@@ -1,14 +1,12 @@
-"""Speed of ``medvis lung`` on the real chest CT (``../shared/data/chest-ct``).
+"""Speed and memory of ``medvis lung`` on the real chest CT (``../shared/data/chest-ct``).
 
 Usage::
 
     python benchmarks/lung_bench.py [--repeats N] [--quick] [--data DIR] [--json FILE]
 
-Two benchmarks, both on the same 512 x 512 x 141 chest CT:
+Three benchmarks, all on the same 512 x 512 x 141 chest CT (``$MEDVIS_TEST_DATA`` or
+``../shared/data``, ``chest-ct/dicom``):
 
-``whole-process``
-    ``python -m medvis lung CT -o OUT --force`` in a fresh process (imports, DICOM
-    loading, segmentation, meshes, mask, report, PNG), timed from outside. Target: <= 4 s.
 ``seg+mesh``
     In this process, from the loaded volume: medvis (``segment_lungs`` +
     ``label_surfaces``) against a reference pipeline a user would write: SimpleITK
@@ -18,10 +16,38 @@ Two benchmarks, both on the same 512 x 512 x 141 chest CT:
     Target: median medvis / median reference <= 0.4. The verdict uses the like-for-like
     medvis run (raw marching-cubes surfaces, as the reference makes); medvis with the
     CLI's default smoothing (15 windowed-sinc iterations) is timed for information.
+``whole-process``
+    ``python -m medvis lung CT -o OUT --force`` in a fresh process (imports, DICOM
+    loading, segmentation, meshes, mask, report, PNG), one untimed warm-up run (page
+    cache) then N runs. Targets: median wall time <= 3 s, and peak resident memory of
+    the child <= 450 MiB (1 MiB = 1024 KiB) in every run (the verdict uses the largest
+    peak; median and max are printed). Each child is started with ``subprocess.Popen``
+    and reaped with ``os.wait4(pid, 0)``, whose ``ru_maxrss`` (KiB on Linux) is that one
+    process's own peak (``RUSAGE_CHILDREN`` would be the maximum over all children).
+    Linux carries the parent's high-water RSS into a child across ``exec``, so the
+    children are started by a small launcher process (``python -I -S``, about 13 MiB),
+    not by this one (hundreds of MiB once the volume and variants are loaded); the
+    launcher's floor, a bare ``python -c pass`` through it, is printed. The wall time is
+    measured in the launcher, from ``Popen`` to ``wait4``. The in-process step timings
+    come from each run's ``lung_report.json`` (``timings_s``; medians printed).
+``variants``
+    ``segment_lungs(variant)`` in this process (wall time) on variants of the chest CT,
+    against ``segment_lungs`` on the full chest. Target: no variant's median above 2x the
+    full chest's median. The variants are built exactly as ``tests/test_lung_variants.py``
+    builds them, by importing it: every entry of its ``CASES`` (thirds, bottom 20 and 5
+    slices, left/right halves at the trachea's column, coronal back half, FOV +/-130 mm,
+    reconstruction-circle padding -2048/-3024 clear of the body and -2048 cutting the
+    lungs, noise sigma 100 HU, 5 mm slices, prone with the table in front), two of its
+    storage ``ORDERS`` (``swap-ik-sagittal``, ``flip-k``) through ``lv.reorder``, and its
+    gas case (``CHEST_GAS`` pockets in the bottom 20 slices, ``lv.with_gas`` with the
+    trachea's air noise, seed 3). Its ``Chest`` is filled the way its fixture does
+    (``lv.body_mask``, ``lv.find_trachea``, the full segmentation). A variant that raises
+    ``LungNotFoundError`` is a timed run like the others (time until the error); the
+    untimed warm-up run says which outcome each variant has.
 
-Rounds interleave the contenders (harness.measure: medvis, reference, info, medvis...),
-medians are reported with min and max; the ratio of minimums and the per-round ratios are
-printed beside the ratio of medians. The exit status is 0 whatever the verdicts.
+Rounds interleave the contenders (harness.measure: A, B, C, A, B, C...); medians are
+reported with min and max. For seg+mesh the ratio of minimums and the per-round ratios
+are printed beside the ratio of medians. The exit status is 0 whatever the verdicts.
 """
 
 from __future__ import annotations
@@ -43,8 +69,29 @@ from harness import Contender, measure, paired_ratios
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PROCESS_TARGET_S = 4.0
+PROCESS_TARGET_S = 3.0
+PROCESS_RSS_TARGET_MIB = 450.0
 RATIO_TARGET = 0.4
+VARIANT_RATIO_TARGET = 2.0
+#: Storage orders of tests/test_lung_variants.py's ORDERS timed here.
+VARIANT_ORDERS = ("swap-ik-sagittal", "flip-k")
+
+#: Runs one command and prints ``[seconds, peak RSS KiB, exit code, stderr tail]`` as
+#: JSON. Started as ``python -I -S -c LAUNCHER``: a small process, so that the child's
+#: ``ru_maxrss`` (which Linux carries over from the parent's memory high-water mark across
+#: exec) is the child's own peak, not this benchmark's.
+LAUNCHER = r"""
+import json, os, subprocess, sys, tempfile, time
+command = json.loads(sys.argv[1])
+with tempfile.TemporaryFile() as err:
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    err.seek(0)
+    tail = err.read()[-2000:].decode(errors="replace")
+print(json.dumps([seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status), tail]))
+"""
 
 
 def _data_dir(given: str | None) -> Path:
@@ -190,28 +237,173 @@ def bench_seg_mesh(volume: Any, repeats: int) -> dict[str, Any]:
     return out
 
 
+def run_child(command: list[str]) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MiB) of ``command``, run by the small launcher."""
+    launched = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, json.dumps(command)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    seconds, maxrss_kib, code, tail = json.loads(launched.stdout)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {code}:\n{tail}")
+    return float(seconds), maxrss_kib / 1024.0
+
+
 def bench_process(source: Path, repeats: int) -> dict[str, Any]:
     times: list[float] = []
+    peaks: list[float] = []
     steps: dict[str, list[float]] = {}
+    _, floor = run_child([sys.executable, "-c", "pass"])
     with tempfile.TemporaryDirectory(prefix="lung-bench-") as tmp:
         command = [sys.executable, "-m", "medvis", "lung", str(source), "-o", tmp, "--force"]
-        subprocess.run(command, check=True, capture_output=True)  # warm-up (page cache)
+        run_child(command)  # warm-up (page cache)
         for _ in range(repeats):
-            start = time.perf_counter()
-            subprocess.run(command, check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
+            seconds, peak = run_child(command)
+            times.append(seconds)
+            peaks.append(peak)
             report = json.loads((Path(tmp) / "lung_report.json").read_text())
-            for step, seconds in report.get("timings_s", {}).items():
-                steps.setdefault(step, []).append(seconds)
+            for step, value in report.get("timings_s", {}).items():
+                steps.setdefault(step, []).append(value)
     median = statistics.median(times)
     verdict = "PASS" if median <= PROCESS_TARGET_S else "FAIL"
     print(
         f"  medvis lung, whole process: median {median:.2f} s (min {min(times):.2f}, "
         f"max {max(times):.2f}; {len(times)} runs): target <= {PROCESS_TARGET_S:g} s: {verdict}"
     )
+    peak_median, peak_max = statistics.median(peaks), max(peaks)
+    rss_verdict = "PASS" if peak_max <= PROCESS_RSS_TARGET_MIB else "FAIL"
+    print(
+        f"  peak RSS of the child (wait4 ru_maxrss): median {peak_median:.0f} MiB, "
+        f"max {peak_max:.0f} MiB (min {min(peaks):.0f}): target <= "
+        f"{PROCESS_RSS_TARGET_MIB:g} MiB: {rss_verdict}"
+    )
+    print(f"  (floor: a bare python -c pass through the same launcher peaks at {floor:.0f} MiB)")
     inside = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in steps.items())
     print(f"  inside the process (medians, s): {inside}")
-    return {"times_s": times, "median_s": median, "verdict": verdict, "steps_s": steps}
+    return {
+        "times_s": times,
+        "median_s": median,
+        "verdict": verdict,
+        "peak_rss_mib": peaks,
+        "peak_rss_median_mib": peak_median,
+        "peak_rss_max_mib": peak_max,
+        "rss_verdict": rss_verdict,
+        "launcher_floor_mib": floor,
+        "steps_s": steps,
+    }
+
+
+# -------------------------------------------------------------------- variants
+def build_variants(volume: Any, full: Any) -> dict[str, Any]:
+    """The chest CT's variants, built by tests/test_lung_variants.py's own recipes."""
+    from tests import lung_variants as lv
+    from tests import test_lung_variants as tv
+
+    body = lv.body_mask(volume)
+    chest = tv.Chest(ct=volume, result=full, body=body, trachea=lv.find_trachea(volume, body))
+    variants = {name: case.build(chest) for name, case in tv.CASES.items()}
+    for name in VARIANT_ORDERS:
+        axes, flip = tv.ORDERS[name]
+        variants[f"order-{name}"] = lv.reorder(volume, axes=axes, flip=flip)
+    bottom = lv.crop(volume, k=slice(0, 20))
+    gassy, _ = lv.with_gas(bottom, tv.CHEST_GAS, air_sd=chest.trachea.air_sd, seed=3)
+    variants["gas-bottom-20-slices"] = gassy
+    return variants
+
+
+def medvis_segment(volume: Any) -> Any:
+    from medvis.lung import LungNotFoundError, segment_lungs
+
+    def run() -> tuple[Any, Any]:
+        try:
+            result = segment_lungs(volume)
+        except LungNotFoundError as error:  # a timed outcome like any other
+            return error, volume.array
+        return result, result.labels.array
+
+    return run
+
+
+def _outcome(volume: Any) -> str:
+    """What segment_lungs makes of ``volume`` (untimed warm-up run)."""
+    from medvis.lung import LungNotFoundError, segment_lungs
+
+    try:
+        result = segment_lungs(volume)
+    except LungNotFoundError:
+        return "LungNotFoundError"
+    ml = np.count_nonzero(result.labels.array) * float(np.prod(volume.spacing)) / 1000
+    return f"{ml:.0f} mL"
+
+
+def bench_variants(volume: Any, repeats: int) -> dict[str, Any]:
+    from medvis.lung import segment_lungs
+
+    start = time.perf_counter()
+    try:
+        variants = build_variants(volume, segment_lungs(volume))
+    except Exception as exc:  # the tests' builders missing or broken: report, go on
+        print(f"  N/A: could not build the variants ({type(exc).__name__}: {exc})")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    print(f"  {len(variants)} variants built in {time.perf_counter() - start:.1f} s")
+    volumes = {"full chest": volume, **variants}
+    outcomes = {name: _outcome(v) for name, v in volumes.items()}
+    contenders = [
+        Contender(name, medvis_segment(v), "peer" if name == "full chest" else "medvis")
+        for name, v in volumes.items()
+    ]
+    results = measure(contenders, repeats)
+    full = results[0]
+    if not full.ok:
+        print(f"  full chest failed: {full.error}")
+        return {"error": f"full chest: {full.error}"}
+    width = max(len(name) for name in volumes)
+    print(
+        f"  {'variant':<{width}} {'shape (i, j, k)':>16} {'outcome':>17} {'median':>7} "
+        f"{'min':>7} {'max':>7} {'cpu':>7} {'ratio':>6}"
+    )
+    out: dict[str, Any] = {}
+    ratios: dict[str, float] = {}
+    failed: list[str] = []
+    for m in results:
+        name = m.contender.label
+        shape = "x".join(str(n) for n in volumes[name].shape_ijk)
+        entry: dict[str, Any] = {"shape_ijk": list(volumes[name].shape_ijk)}
+        entry["outcome"] = outcomes[name]
+        out[name] = entry
+        if not m.ok:
+            failed.append(name)
+            entry["error"] = m.error
+            print(f"  {name:<{width}} {shape:>16} failed: {m.error}: FAIL")
+            continue
+        ratio = m.median / full.median
+        verdict = "PASS" if ratio <= VARIANT_RATIO_TARGET else "FAIL"
+        entry.update(times_s=m.times, cpu_s=m.cpu_times, median_s=m.median)
+        if m is not full:
+            ratios[name] = ratio
+            entry.update(ratio=ratio, verdict=verdict)
+        print(
+            f"  {name:<{width}} {shape:>16} {outcomes[name]:>17} {m.median:7.3f} {m.best:7.3f} "
+            f"{m.worst:7.3f} {m.cpu_median:7.3f} {ratio:6.2f}"
+            + ("" if m is full else f" {verdict}")
+        )
+    worst = max(ratios, key=ratios.__getitem__) if ratios else None
+    ok = not failed and all(r <= VARIANT_RATIO_TARGET for r in ratios.values())
+    verdict = "PASS" if ok else "FAIL"
+    if worst is not None:
+        print(
+            f"  worst: {worst}, {ratios[worst]:.2f} x the full chest's median "
+            f"({full.median:.3f} s): target <= {VARIANT_RATIO_TARGET:g} x: {verdict}"
+            + (f" ({len(failed)} failed)" if failed else "")
+        )
+    return {
+        "variants": out,
+        "worst": worst,
+        "worst_ratio": ratios[worst] if worst else None,
+        "verdict": verdict,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -221,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data", help="chest CT DICOM folder (default ../shared/data/chest-ct/dicom)"
     )
-    parser.add_argument("--json", help="write all timings to this JSON file")
+    parser.add_argument("--json", help="write all results to this JSON file")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
     source = _data_dir(args.data)
@@ -239,10 +431,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  volume:  {volume.shape_ijk} {volume.dtype}, spacing {tuple(round(s, 4) for s in volume.spacing)}"
     )
     results: dict[str, Any] = {"machine": _machine(), "repeats": repeats}
-    print("\n[1/2] seg+mesh: segmentation + meshing vs SimpleITK + scikit-image, same volume")
+    print("\n[1/3] seg+mesh: segmentation + meshing vs SimpleITK + scikit-image, same volume")
     results["seg_mesh"] = bench_seg_mesh(volume, repeats)
-    print("\n[2/2] whole-process: python -m medvis lung CT -o OUT")
+    print("\n[2/3] whole-process: python -m medvis lung CT -o OUT --force (time, peak RSS)")
     results["process"] = bench_process(source, repeats)
+    print("\n[3/3] variants: segment_lungs on variants of the chest vs on the full chest")
+    results["variants"] = bench_variants(volume, repeats)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
         print(f"\nresults written to {args.json}")
