@@ -21,6 +21,8 @@ __all__ = ["Airway", "MIN_TUBE_MM", "find_airway"]
 #: Shortest stretch of tube above the lungs that counts as a trachea.
 MIN_TUBE_MM = 30.0
 _FACES_2D = ndi.generate_binary_structure(2, 1)
+#: Cells around the airway's previous cross-section searched in the next slice.
+_WINDOW = 24
 
 
 @dataclass
@@ -123,24 +125,44 @@ def find_airway(
     history = [reference]
     previous = seed
     opened_at: int | None = None
+    ny, nx = inside.shape[1:]
     for z in range(seed_z - 1, -1, -1):
-        plane = inside[z]
+        # Work in a window around the airway so far: a piece touching the window's edge is
+        # bigger than any airway cross-section (it is lung).
+        (rows, cols) = ndi.find_objects(previous.view(np.uint8))[0]
+        window = (
+            slice(max(0, rows.start - _WINDOW), min(ny, rows.stop + _WINDOW)),
+            slice(max(0, cols.start - _WINDOW), min(nx, cols.stop + _WINDOW)),
+        )
+        plane = inside[z][window]
         labels, _ = ndi.label(plane)
-        reach = ndi.binary_dilation(previous, _FACES_2D)
+        reach = ndi.binary_dilation(previous[window], _FACES_2D)
         hits = np.unique(labels[reach & plane])
         hits = hits[hits > 0]
+        # Window sides inside the image (the image's own faces are not "elsewhere").
+        sides = [np.zeros(0, labels.dtype)]
+        if window[0].start > 0:
+            sides.append(labels[0])
+        if window[0].stop < ny:
+            sides.append(labels[-1])
+        if window[1].start > 0:
+            sides.append(labels[:, 0])
+        if window[1].stop < nx:
+            sides.append(labels[:, -1])
+        edge = np.unique(np.concatenate(sides))
         keep = np.zeros_like(plane)
         limit = 2.0 * reference
         for hit in hits:
             component = labels == hit
-            if np.count_nonzero(component) * pixel <= limit:
+            small = np.count_nonzero(component) * pixel <= limit
+            if small and hit not in edge:
                 keep |= component
             elif opened_at is None:
                 opened_at = z  # a branch opens into lung here
         if not keep.any():
             break
-        airway[z] = keep
-        previous = keep
+        airway[z][window] = keep
+        previous = airway[z]
         if len(history) < 5:  # the trachea's own size, from its first slices
             history.append(float(np.count_nonzero(keep)) * pixel)
             reference = float(np.median(history))

@@ -153,15 +153,20 @@ def describe_regions(
         box = objects[value - 1]
         assert box is not None
         mask = labels[box] == value
-        core = shrink(mask)
+        # Big regions are summarised from every other cell along each axis: the median
+        # and centroid of a lung do not need 600,000 cells.
+        thin = (slice(None, None, 2),) * 3 if sizes[value] > 200_000 else (slice(None),) * 3
+        sample = mask[thin]
+        core = shrink(sample)
         if np.count_nonzero(core) < 20:
-            core = mask
-        median = float(np.median(scan.hu[box][core]))
-        zz, yy, xx = (np.count_nonzero(mask, axis=axes) for axes in ((1, 2), (0, 2), (0, 1)))
+            core = sample
+        median = float(np.median(scan.hu[box][thin][core]))
+        stride = 2 if thin[0].step else 1
+        zz, yy, xx = (np.count_nonzero(sample, axis=axes) for axes in ((1, 2), (0, 2), (0, 1)))
         n = float(zz.sum())
-        cy = box[1].start + float(yy @ np.arange(len(yy))) / n
-        cx = box[2].start + float(xx @ np.arange(len(xx))) / n
-        z_index = np.arange(box[0].start, box[0].stop)
+        cy = box[1].start + stride * float(yy @ np.arange(len(yy))) / n
+        cx = box[2].start + stride * float(xx @ np.arange(len(xx))) / n
+        z_index = np.arange(box[0].start, box[0].stop, stride)
         f = float(np.average(front[z_index], weights=zz))
         b = float(np.average(back[z_index], weights=zz))
         region = Region(

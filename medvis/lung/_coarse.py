@@ -24,6 +24,8 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
+from medvis.lung._orient import contiguous
+
 __all__ = ["CoarseScan", "coarse_scan", "IN_PLANE", "grow", "shrink"]
 
 #: A 3-D structuring element that connects voxels only within an axial slice.
@@ -174,7 +176,7 @@ def _block_reduce(
     area = _block_counts(ny, sy)[:, None] * _block_counts(nx, sx)[None, :]
     chunk = max(1, _CHUNK_SLICES // sz) * sz
     for z0 in range(0, nz, chunk):
-        block = np.asarray(hu[z0 : z0 + chunk])
+        block = contiguous(hu[z0 : z0 + chunk])
         is_pad = None
         if pad_value is not None:
             is_pad = block == pad_value
@@ -196,20 +198,16 @@ def _hull_fill(points: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[n
         hull = ConvexHull(points)
     except (QhullError, ValueError):
         return None
-    normals, offsets = hull.equations[:, :2], hull.equations[:, 2]
+    nr, nc, off = hull.equations.T
     rows = np.arange(shape[0], dtype=np.float64)
-    # Inside: n_r * r + n_c * c + off <= 0 for every facet, i.e. bounds on c per row.
-    lo = np.full(shape[0], -np.inf)
-    hi = np.full(shape[0], np.inf)
-    for (nr, nc), off in zip(normals, offsets, strict=True):
-        limit = -(nr * rows + off)
-        if abs(nc) < 1e-12:
-            outside = limit < -1e-9
-            lo[outside], hi[outside] = np.inf, -np.inf
-        elif nc > 0:
-            hi = np.minimum(hi, limit / nc)
-        else:
-            lo = np.maximum(lo, limit / nc)
+    # Inside: nr * r + nc * c + off <= 0 for every facet, i.e. bounds on c per row.
+    limit = -(nr[:, None] * rows[None, :] + off[:, None])  # (facets, rows)
+    upper, lower, flat = nc > 1e-12, nc < -1e-12, np.abs(nc) <= 1e-12
+    hi = np.min(limit[upper] / nc[upper, None], axis=0, initial=np.inf)
+    lo = np.max(limit[lower] / nc[lower, None], axis=0, initial=-np.inf)
+    if flat.any():
+        beyond = np.any(limit[flat] < -1e-9, axis=0)
+        lo[beyond], hi[beyond] = np.inf, -np.inf
     cols = np.arange(shape[1], dtype=np.float64)
     return (cols[None, :] >= lo[:, None] - 0.5) & (cols[None, :] <= hi[:, None] + 0.5)
 

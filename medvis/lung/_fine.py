@@ -19,6 +19,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from medvis.lung._coarse import IN_PLANE, CoarseScan, grow
+from medvis.lung._orient import contiguous
 
 __all__ = ["FineLungs", "fine_labels", "FACE_NAMES"]
 
@@ -173,7 +174,7 @@ def fine_labels(
             for a, b, st in zip((z0, ys.start, xs.start), (z1, ys.stop, xs.stop), step, strict=True)
         )
         lab = _blow_up(grown[cells], step, (z1 - z0, *shape_yx))
-        values = np.asarray(hu[z0:z1, ys, xs])
+        values = contiguous(hu[z0:z1, ys, xs])
         air = (values >= low) & (values <= high)
         if cut is not None:
             air &= ~_blow_up(cut[cells], step, (z1 - z0, *shape_yx))

@@ -41,7 +41,7 @@ from medvis.lung._airways import find_airway
 from medvis.lung._candidates import Region, describe_regions
 from medvis.lung._coarse import CoarseScan, coarse_scan, grow
 from medvis.lung._fine import FineLungs, fine_labels
-from medvis.lung._orient import canonical_reorientation
+from medvis.lung._orient import canonical_reorientation, contiguous
 from medvis.lung._sides import Midline, find_midline, split_across
 from medvis.volume import Volume
 
@@ -421,7 +421,7 @@ def segment_lungs(
     if not airway.confirmed:
         notes.append(f"no trachea accepted: {airway.reason}")
 
-    storage = np.ascontiguousarray(reo.to_storage(fine.labels))
+    storage = contiguous(reo.to_storage(fine.labels))
     names = {v: LUNG_NAMES[v] for v in sorted(fine.boxes)}
     label_boxes = {
         v: reo.box_to_storage(box, hu.shape)  # type: ignore[arg-type]
