@@ -26,7 +26,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from medvis.lung._orient import contiguous
 
-__all__ = ["CoarseScan", "coarse_scan", "IN_PLANE", "grow", "shrink"]
+__all__ = ["CoarseScan", "coarse_scan", "fill_in_plane", "IN_PLANE", "grow", "shrink"]
 
 #: A 3-D structuring element that connects voxels only within an axial slice.
 IN_PLANE = np.zeros((3, 3, 3), bool)
@@ -54,6 +54,22 @@ def _square_filter(
             combine(out[tuple(ahead)], source[tuple(behind)], out=out[tuple(ahead)])
             combine(out[tuple(behind)], source[tuple(ahead)], out=out[tuple(behind)])
     return out
+
+
+def fill_in_plane(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``mask`` with the holes of each axial slice filled (what its border cannot reach)."""
+    background, _ = ndi.label(~mask, IN_PLANE)
+    border = np.concatenate(
+        [
+            background[:, 0].ravel(),
+            background[:, -1].ravel(),
+            background[:, :, 0].ravel(),
+            background[:, :, -1].ravel(),
+        ]
+    )
+    reaches_border = np.zeros(int(background.max()) + 1, bool)
+    reaches_border[border] = True
+    return mask | ~reaches_border[background]
 
 
 def grow(mask: NDArray[Any], cells: int = 1, *, through_slices: bool = False) -> NDArray[Any]:
@@ -142,18 +158,25 @@ def _padding_value(hu: NDArray[Any]) -> float | None:
     return float(lowest)
 
 
-def _block_sum(array: NDArray[Any], step: int, axis: int) -> NDArray[np.float32]:
-    """Sums of consecutive blocks of ``step`` along ``axis`` (the last block may be short)."""
+def _block_sum(array: NDArray[Any], step: int, axis: int) -> NDArray[Any]:
+    """Sums (float32; any-of for booleans) of consecutive blocks of ``step`` along ``axis``.
+
+    The last block may be short.
+    """
+    boolean = array.dtype == bool
     if step == 1:
-        return np.asarray(array, np.float32)
+        return array if boolean else np.asarray(array, np.float32)
     n = array.shape[axis]
     shape = list(array.shape)
     shape[axis] = -(-n // step)
-    out = np.zeros(shape, np.float32)
+    out = np.zeros(shape, bool if boolean else np.float32)
     for offset in range(step):
         part = array[(slice(None),) * axis + (slice(offset, None, step),)]
-        length = part.shape[axis]
-        out[(slice(None),) * axis + (slice(0, length),)] += part
+        target = out[(slice(None),) * axis + (slice(0, part.shape[axis]),)]
+        if boolean:
+            target |= part
+        else:
+            target += part
     return out
 
 
@@ -187,8 +210,9 @@ def _block_reduce(
         block_means = sums / (depth[:, None, None] * area[None])
         means[c0 : c0 + len(depth)] = np.clip(np.round(block_means), -32768, 32767)
         if padding is not None and is_pad is not None:
-            counted = _block_sum(_block_sum(_block_sum(is_pad, sx, 2), sy, 1), sz, 0)
-            padding[c0 : c0 + len(depth)] = counted > 0
+            padding[c0 : c0 + len(depth)] = _block_sum(
+                _block_sum(_block_sum(is_pad, sx, 2), sy, 1), sz, 0
+            )
     return means, padding
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from medvis.lung._coarse import IN_PLANE, CoarseScan, grow
+from medvis.lung._coarse import CoarseScan, fill_in_plane, grow
 from medvis.lung._orient import contiguous
 
 __all__ = ["FineLungs", "fine_labels", "FACE_NAMES"]
@@ -80,21 +80,7 @@ def _fill_holes(labels: NDArray[np.uint8], value: int) -> None:
     mask = labels == value
     if not mask.any():
         return
-    background, _ = ndi.label(~mask, IN_PLANE)
-    border = np.unique(
-        np.concatenate(
-            [
-                background[:, 0].ravel(),
-                background[:, -1].ravel(),
-                background[:, :, 0].ravel(),
-                background[:, :, -1].ravel(),
-            ]
-        )
-    )
-    is_hole = np.ones(int(background.max()) + 1, bool)
-    is_hole[border] = False
-    is_hole[0] = False  # the label itself
-    holes = is_hole[background] & (labels == 0)
+    holes = fill_in_plane(mask) & (labels == 0)
     labels[holes] = value
 
 

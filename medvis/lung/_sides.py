@@ -17,7 +17,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from medvis.lung._coarse import IN_PLANE, CoarseScan
+from medvis.lung._coarse import CoarseScan, fill_in_plane
 
 __all__ = ["Midline", "find_midline", "split_across"]
 
@@ -75,23 +75,6 @@ def find_midline(scan: CoarseScan, trachea_x: float | None) -> Midline:
     return Midline(0.5 * (scan.hu.shape[2] - 1), "image centre")
 
 
-def _fill_in_plane(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    background, _ = ndi.label(~np.pad(mask, ((0, 0), (1, 1), (1, 1))), IN_PLANE)
-    outer = np.unique(
-        np.concatenate(
-            [
-                background[:, 0].ravel(),
-                background[:, -1].ravel(),
-                background[:, :, 0].ravel(),
-                background[:, :, -1].ravel(),
-            ]
-        )
-    )
-    is_outer = np.zeros(int(background.max()) + 1, bool)
-    is_outer[outer] = True
-    return (~is_outer[background])[:, 1:-1, 1:-1] | mask
-
-
 def split_across(
     mask: NDArray[np.bool_], spacing_xyz: NDArray[np.float64], midline_x: float, x0: int
 ) -> NDArray[np.uint8] | None:
@@ -114,7 +97,7 @@ def split_across(
         1 on the patient's right (smaller x), 2 on the left, 0 outside the mask; None
         when no two cores on either side of the midline were found.
     """
-    solid = _fill_in_plane(mask)
+    solid = fill_in_plane(mask)
     depth = ndi.distance_transform_edt(solid, sampling=np.asarray(spacing_xyz, float)[::-1])
     deepest = float(depth.max())
     cores = None

@@ -14,15 +14,13 @@ Two forms that look alike (faces coloured by axis, letters L/R/A/P/S/I):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
-import vtkmodules.vtkRenderingFreeType  # noqa: F401  # the FreeType text renderer
 from numpy.typing import NDArray
-from vtkmodules.util import numpy_support
-from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
-from vtkmodules.vtkRenderingCore import vtkCamera, vtkRenderer, vtkTextProperty, vtkTextRenderer
+from vtkmodules.vtkRenderingCore import vtkCamera, vtkRenderer
+
+from medvis.render.glyphs import text_coverage
 
 __all__ = ["OrientationMarker", "draw_orientation_cube"]
 
@@ -91,22 +89,9 @@ _CUBE_FACES = (
 _SUPERSAMPLE = 3
 
 
-@lru_cache(maxsize=8)
 def _glyph(letter: str) -> NDArray[np.float32]:
     """Coverage (rows bottom-up, values 0..1) of ``letter`` in a bold sans-serif font."""
-    text = vtkTextProperty()
-    text.SetFontFamilyToArial()
-    text.SetBold(True)
-    text.SetFontSize(48)
-    text.SetColor(1.0, 1.0, 1.0)
-    image = vtkImageData()
-    if not vtkTextRenderer.GetInstance().RenderString(text, letter, image, [0, 0], 72):
-        raise RuntimeError(f"VTK's FreeType renderer could not draw {letter!r}")
-    width, height, _ = image.GetDimensions()
-    rgba = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)
-    alpha = rgba[..., -1].astype(np.float32) / 255.0
-    rows, cols = np.nonzero(alpha > 0.02)
-    return np.ascontiguousarray(alpha[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1])
+    return text_coverage(letter, 48)[::-1]
 
 
 def _letter_coverage(letter: str, a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray:

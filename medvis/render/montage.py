@@ -11,11 +11,22 @@ from numpy.typing import ArrayLike, NDArray
 from medvis.pipeline.reslice import Slice
 from medvis.pipeline.windowing import WindowLevel
 
-__all__ = ["MARGIN", "Montage", "Panel"]
+__all__ = ["MARGIN", "Montage", "Panel", "plane_title"]
 
 #: Room around a plane in its panel (for the edge labels): the panel shows the plane's
 #: larger half-extent times this.
 MARGIN = 1.1
+
+
+def plane_title(slice_: Slice) -> str:
+    """The panel title of a plane: "Axial z -43.5", "Coronal y 50.4", ... or "Oblique"."""
+    if slice_.plane == "axial":
+        return f"Axial z {slice_.origin[2]:.1f}"
+    if slice_.plane == "coronal":
+        return f"Coronal y {slice_.origin[1]:.1f}"
+    if slice_.plane == "sagittal":
+        return f"Sagittal x {slice_.origin[0]:.1f}"
+    return "Oblique"
 
 
 @dataclass(frozen=True)

@@ -12,45 +12,21 @@ panel geometry, so outlines and markers can be drawn on it the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import scipy.ndimage as ndi
-import vtkmodules.vtkRenderingFreeType  # noqa: F401  # the FreeType text renderer
 from numpy.typing import ArrayLike, NDArray
-from vtkmodules.util import numpy_support
-from vtkmodules.vtkCommonDataModel import vtkImageData
-from vtkmodules.vtkRenderingCore import vtkTextProperty, vtkTextRenderer
 
 from medvis.pipeline.reslice import Slice, reslice
 from medvis.pipeline.windowing import WindowSpec, apply_window, resolve_window
-from medvis.render.montage import MARGIN, Montage, Panel
+from medvis.render.glyphs import text_coverage
+from medvis.render.montage import MARGIN, Montage, Panel, plane_title
 from medvis.volume import Volume
 
 __all__ = ["paint_slices"]
 
 _LABEL_COLOUR = np.array([1.0, 0.85, 0.25], np.float32)
 _EDGE = 0.035  # letters this far from the panel edge (fraction of the panel)
-
-
-@lru_cache(maxsize=64)
-def _text_alpha(text: str, size: int) -> NDArray[np.float32]:
-    """Coverage (row 0 on top, 0..1) of ``text`` in bold at ``size`` pixels, tightly cropped."""
-    prop = vtkTextProperty()
-    prop.SetFontFamilyToArial()
-    prop.SetBold(True)
-    prop.SetFontSize(size)
-    prop.SetColor(1.0, 1.0, 1.0)
-    image = vtkImageData()
-    if not vtkTextRenderer.GetInstance().RenderString(prop, text, image, [0, 0], 72):
-        raise RuntimeError(f"VTK's FreeType renderer could not draw {text!r}")
-    width, height, _ = image.GetDimensions()
-    rgba = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)
-    alpha = rgba[::-1, :, -1].astype(np.float32) / 255.0
-    rows, cols = np.nonzero(alpha > 0.02)
-    if not len(rows):
-        return np.zeros((0, 0), np.float32)
-    return np.ascontiguousarray(alpha[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1])
 
 
 def _blend(
@@ -72,7 +48,7 @@ def _put_text(
     rgb: NDArray[np.float32], text: str, size: int, x: float, y: float, h: str, v: str
 ) -> None:
     """Draw ``text`` at normalised panel position (x right, y up) with VTK's justification."""
-    alpha = _text_alpha(text, size)
+    alpha = text_coverage(text, size)
     if not alpha.size:
         return
     height, width = rgb.shape[:2]
@@ -83,16 +59,6 @@ def _put_text(
     top_i, left_i = round(top), round(left)
     _blend(rgb, alpha, top_i + 1, left_i + 1, (0.0, 0.0, 0.0))  # shadow
     _blend(rgb, alpha, top_i, left_i, _LABEL_COLOUR)
-
-
-def _describe(slice_: Slice) -> str:
-    if slice_.plane == "axial":
-        return f"Axial z {slice_.origin[2]:.1f}"
-    if slice_.plane == "coronal":
-        return f"Coronal y {slice_.origin[1]:.1f}"
-    if slice_.plane == "sagittal":
-        return f"Sagittal x {slice_.origin[0]:.1f}"
-    return "Oblique"
 
 
 def paint_slices(
@@ -170,7 +136,7 @@ def paint_slices(
             _put_text(panel, slice_.labels["top"], font, 0.5, 1 - _EDGE, "center", "top")
             _put_text(panel, slice_.labels["bottom"], font, 0.5, _EDGE, "center", "bottom")
         if titles:
-            _put_text(panel, _describe(slice_), small, 0.015, 0.985, "left", "top")
+            _put_text(panel, plane_title(slice_), small, 0.015, 0.985, "left", "top")
             window_text = f"W{chosen.width:g} L{chosen.center:g}"
             _put_text(panel, window_text, small, 0.015, 0.015, "left", "bottom")
         panels.append(Panel(slice_, chosen, (0, index * pw, ph, pw), per_mm))

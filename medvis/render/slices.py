@@ -13,7 +13,7 @@ from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer, vtkTextActor
 from medvis.pipeline.reslice import Slice, reslice
 from medvis.pipeline.windowing import WindowSpec, apply_window, resolve_window
 from medvis.render._window import ErrorCatcher, capture, new_window
-from medvis.render.montage import MARGIN, Montage, Panel
+from medvis.render.montage import MARGIN, Montage, Panel, plane_title
 from medvis.volume import Volume
 
 __all__ = ["Montage", "Panel", "render_slices"]
@@ -43,16 +43,6 @@ def _text(
     actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     actor.GetPositionCoordinate().SetValue(x, y)
     return actor
-
-
-def _describe(slice_: Slice) -> str:
-    if slice_.plane == "axial":
-        return f"Axial z {slice_.origin[2]:.1f}"
-    if slice_.plane == "coronal":
-        return f"Coronal y {slice_.origin[1]:.1f}"
-    if slice_.plane == "sagittal":
-        return f"Sagittal x {slice_.origin[0]:.1f}"
-    return "Oblique"
 
 
 def render_slices(
@@ -150,7 +140,7 @@ def render_slices(
             renderer.AddViewProp(_text(slice_.labels["bottom"], font, 0.5, edge, v="bottom"))
         if titles:
             small = max(8, font * 2 // 3)
-            renderer.AddViewProp(_text(_describe(slice_), small, 0.015, 0.985, h="left", v="top"))
+            renderer.AddViewProp(_text(plane_title(slice_), small, 0.015, 0.985, h="left", v="top"))
             window_text = f"W{chosen.width:g} L{chosen.center:g}"
             renderer.AddViewProp(_text(window_text, small, 0.015, 0.015, h="left", v="bottom"))
         render_window.AddRenderer(renderer)
