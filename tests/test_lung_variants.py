@@ -149,6 +149,13 @@ CASES: dict[str, Case] = {
         {"top"},
         inside=lambda c, v: lv.inside_circle(v, CUTTING_RADIUS),
     ),
+    # Padding that reads as air (-1024, as Philips writes it): the lungs touch air there.
+    "circle-cutting-1024": _case(
+        lambda c: lv.circular_fov(c.ct, CUTTING_RADIUS, fill=-1024),
+        {"side", "bottom"},
+        {"top"},
+        inside=lambda c, v: lv.inside_circle(v, CUTTING_RADIUS),
+    ),
     "noise-100HU": _case(lambda c: lv.with_noise(c.ct, 100.0, seed=7), {"bottom"}, {"top", "side"}),
     "slices-5mm": _case(lambda c: lv.thick_slices(c.ct, 5.0), {"bottom"}, {"top", "side"}),
     "prone": _case(lambda c: lv.prone(c.ct, c.body), {"bottom"}, {"top", "side"}),

@@ -147,3 +147,21 @@ def test_cli_prints_the_warnings_on_stderr_and_in_the_report(
         assert f"medvis: warning: {warning}" in captured.err
         assert warning not in captured.out  # said once on the terminal
         assert f"WARNING: {warning}" in (out / "lung_report.txt").read_text()
+
+
+def test_padding_outside_the_reconstruction_circle_is_recognised() -> None:
+    """-2048 always; -1024 only when noise-free in the corners (real air is noisy)."""
+    from medvis.lung._coarse import _padding_value
+
+    rng = np.random.default_rng(0)
+    shape = (8, 64, 64)
+    yy, xx = np.mgrid[:64, :64]
+    outside = np.hypot(yy - 31.5, xx - 31.5) > 30
+    body = rng.normal(40, 20, shape)
+    for fill in (-2048, -3024, -1024):
+        array = body.copy()
+        array[:, outside] = fill
+        assert _padding_value(array.astype(np.int16)) == fill
+    noisy_air = np.clip(rng.normal(-1000, 60, shape), -1024, None)  # clipped, not constant
+    assert _padding_value(noisy_air.astype(np.int16)) is None
+    assert _padding_value(body.astype(np.int16)) is None

@@ -146,37 +146,57 @@ def _steps(spacing_xyz: NDArray[np.float64]) -> tuple[int, int, int]:
 def _padding_value(hu: NDArray[Any]) -> float | None:
     """The constant the scanner wrote outside its reconstruction circle, if there is one.
 
-    A value well below air (< -1050 HU) that is the minimum of the scan and fills at
-    least 0.5 % of a sparse sample of it.
+    The scan's minimum, filling at least 0.5 % of a sparse sample of it, either well below
+    air (< -1050 HU: -2048, -3024...) or, at air's own -1024 (as Philips writes it), found
+    noise-free in the image corners of most slices (real air is noisy).
     """
     sample = hu[:: max(1, hu.shape[0] // 16), ::4, ::4]
-    lowest = sample.min()
-    if float(lowest) >= -1050.0:
+    lowest = float(sample.min())
+    if lowest > -1000.0 or np.count_nonzero(sample == lowest) < 0.005 * sample.size:
         return None
-    if np.count_nonzero(sample == lowest) < 0.005 * sample.size:
+    if lowest < -1050.0:
+        return lowest
+    corners = hu[:: max(1, hu.shape[0] // 16)][:, [0, 0, -1, -1], [0, -1, 0, -1]]
+    if np.mean(np.all(corners == lowest, axis=1)) < 0.8:
         return None
-    return float(lowest)
+    return lowest
+
+
+def _border_connected(cells: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The in-plane connected parts of ``cells`` that reach the slice's border."""
+    labels, count = ndi.label(cells, IN_PLANE)
+    if count == 0:
+        return cells
+    border = np.concatenate(
+        [
+            labels[:, 0].ravel(),
+            labels[:, -1].ravel(),
+            labels[:, :, 0].ravel(),
+            labels[:, :, -1].ravel(),
+        ]
+    )
+    keep = np.zeros(count + 1, bool)
+    keep[border] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def _block_sum(array: NDArray[Any], step: int, axis: int) -> NDArray[Any]:
-    """Sums (float32; any-of for booleans) of consecutive blocks of ``step`` along ``axis``.
+    """Sums of consecutive blocks of ``step`` along ``axis`` (the last block may be short).
 
-    The last block may be short.
+    float32 sums, or uint8 counts for booleans and uint8 counts (blocks of at most 27).
     """
-    boolean = array.dtype == bool
+    counting = array.dtype in (np.bool_, np.uint8)
     if step == 1:
-        return array if boolean else np.asarray(array, np.float32)
+        return array.view(np.uint8) if counting else np.asarray(array, np.float32)
     n = array.shape[axis]
     shape = list(array.shape)
     shape[axis] = -(-n // step)
-    out = np.zeros(shape, bool if boolean else np.float32)
+    out = np.zeros(shape, np.uint8 if counting else np.float32)
     for offset in range(step):
         part = array[(slice(None),) * axis + (slice(offset, None, step),)]
         target = out[(slice(None),) * axis + (slice(0, part.shape[axis]),)]
-        if boolean:
-            target |= part
-        else:
-            target += part
+        np.add(target, part, out=target, casting="unsafe")
     return out
 
 
@@ -189,31 +209,51 @@ def _block_counts(n: int, step: int) -> NDArray[np.float32]:
 
 def _block_reduce(
     hu: NDArray[Any], step: tuple[int, int, int], pad_value: float | None
-) -> tuple[NDArray[np.int16], NDArray[np.bool_] | None]:
-    """Block means (padding replaced by air) and which blocks hold padding, in chunks."""
+) -> tuple[NDArray[np.int16], NDArray[np.bool_] | None, NDArray[np.bool_] | None]:
+    """Block means (padding replaced by air), and which blocks hold any / only padding."""
     nz, ny, nx = hu.shape
     sz, sy, sx = step
     out_shape = (-(-nz // sz), -(-ny // sy), -(-nx // sx))
     means = np.empty(out_shape, np.int16)
-    padding = np.zeros(out_shape, bool) if pad_value is not None else None
+    any_pad = np.zeros(out_shape, bool) if pad_value is not None else None
+    all_pad = np.zeros(out_shape, bool) if pad_value is not None else None
     area = _block_counts(ny, sy)[:, None] * _block_counts(nx, sx)[None, :]
     chunk = max(1, _CHUNK_SLICES // sz) * sz
+
+    def reduce(array: NDArray[Any]) -> NDArray[Any]:
+        return _block_sum(_block_sum(_block_sum(array, sx, 2), sy, 1), sz, 0)
+
     for z0 in range(0, nz, chunk):
         block = contiguous(hu[z0 : z0 + chunk])
-        is_pad = None
-        if pad_value is not None:
-            is_pad = block == pad_value
-            block = np.where(is_pad, np.int16(-1000), block)
-        sums = _block_sum(_block_sum(_block_sum(block, sx, 2), sy, 1), sz, 0)
-        depth = _block_counts(block.shape[0], sz)
         c0 = z0 // sz
-        block_means = sums / (depth[:, None, None] * area[None])
-        means[c0 : c0 + len(depth)] = np.clip(np.round(block_means), -32768, 32767)
-        if padding is not None and is_pad is not None:
-            padding[c0 : c0 + len(depth)] = _block_sum(
-                _block_sum(_block_sum(is_pad, sx, 2), sy, 1), sz, 0
-            )
-    return means, padding
+        depth = _block_counts(block.shape[0], sz)
+        rows = slice(c0, c0 + len(depth))
+        voxels = depth[:, None, None] * area[None]
+        if any_pad is not None and all_pad is not None:
+            is_pad = block == pad_value
+            if pad_value < -1050.0:  # far below air: averaged as air, not as itself
+                block = np.where(is_pad, np.int16(-1000), block)
+            count = reduce(is_pad)
+            any_pad[rows] = count > 0
+            all_pad[rows] = count == voxels
+        block_means = reduce(block) / voxels
+        means[rows] = np.clip(np.round(block_means), -32768, 32767)
+    return means, any_pad, all_pad
+
+
+def _padding_cells(
+    any_pad: NDArray[np.bool_], all_pad: NDArray[np.bool_], pad_value: float
+) -> NDArray[np.bool_]:
+    """Cells outside the reconstruction circle (reachable from the image's border).
+
+    Padding far below air: every cell holding some. Padding that reads as air (-1024):
+    cells made of it alone, reached from the border (stray blocks of noisy air clipped at
+    -1024 inside the body are not padding), and the cells of the circle's edge beside
+    them (a lung cut by the circle must not join the air beyond it).
+    """
+    if pad_value < -1050.0:
+        return _border_connected(any_pad)
+    return grow(_border_connected(all_pad)) & any_pad
 
 
 def _hull_fill(points: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[np.bool_] | None:
@@ -250,55 +290,58 @@ def _trunk_hull(trunk: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return filled if filled is not None else trunk
 
 
-@dataclass
-class _Body:
-    hull: NDArray[np.bool_]
-    outside: NDArray[np.bool_]
-    populated: NDArray[np.bool_]  # per slice: has a trunk
-    cut: NDArray[np.bool_]  # per slice: trunk reaches a side face or the padding
-
-
-def _body(
-    air: NDArray[np.bool_], tissue: NDArray[np.bool_], padding: NDArray[np.bool_] | None
-) -> _Body:
-    """Trunk hull and outside air, slice by slice (small temporaries whatever the scan).
+def _trunks(
+    tissue: NDArray[np.bool_], padding: NDArray[np.bool_] | None
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per slice the trunk's convex hull, whether there is a trunk, whether it is cut.
 
     The trunk is the largest piece of tissue after a one-cell opening (so cables, blanket
-    folds or a neighbouring arm's skin line do not join it); an air region of the slice
-    lying mostly outside the trunk's convex hull is outside air.
+    folds or a neighbouring arm's skin line do not join it). It is cut when it reaches a
+    left or right image face or the reconstruction circle.
     """
-    nz = air.shape[0]
-    body = _Body(
-        hull=np.zeros(air.shape, bool),
-        outside=np.zeros(air.shape, bool),
-        populated=np.zeros(nz, bool),
-        cut=np.zeros(nz, bool),
-    )
+    nz = tissue.shape[0]
+    hulls = np.zeros(tissue.shape, bool)
+    populated = np.zeros(nz, bool)
+    cut = np.zeros(nz, bool)
     near_pad = grow(padding) if padding is not None else None
     opened = grow(shrink(tissue))
     for z in range(nz):
         pieces, count = ndi.label(opened[z])
-        if count:
-            sizes = np.bincount(pieces.ravel())
-            sizes[0] = 0
-            trunk = pieces == int(np.argmax(sizes))
-            hull = _trunk_hull(trunk)
-            body.hull[z] = hull
-            body.populated[z] = True
-            cut = bool(trunk[:, 0].any() or trunk[:, -1].any())
-            if near_pad is not None:
-                cut |= bool(np.any(trunk & near_pad[z]))
-            body.cut[z] = cut
-        else:
-            hull = np.zeros(air.shape[1:], bool)
+        if not count:
+            continue
+        sizes = np.bincount(pieces.ravel())
+        sizes[0] = 0
+        trunk = pieces == int(np.argmax(sizes))
+        hulls[z] = _trunk_hull(trunk)
+        populated[z] = True
+        cut[z] = bool(trunk[:, 0].any() or trunk[:, -1].any())
+        if near_pad is not None:
+            cut[z] |= bool(np.any(trunk & near_pad[z]))
+    return hulls, populated, cut
+
+
+def _mostly_outside(labels: NDArray[Any], count: int, hull: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Per label: more than half of it lies outside the hull (index 0 is False)."""
+    total = np.bincount(labels.ravel(), minlength=count + 1)
+    beyond = np.bincount(labels[~hull], minlength=count + 1)
+    result = beyond > 0.5 * total
+    result[0] = False
+    return result
+
+
+def _outside_air(air: NDArray[np.bool_], hull: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Air regions of each slice lying mostly outside the trunk's hull.
+
+    Slice by slice, not in 3-D: when the face is in the scan the airways and lungs join
+    the room's air through the mouth and nose, but never within an axial slice of the
+    chest. A lung cut by the field of view stays inside the hull.
+    """
+    outside = np.zeros(air.shape, bool)
+    for z in range(air.shape[0]):
         regions, count = ndi.label(air[z])
         if count:
-            total = np.bincount(regions.ravel(), minlength=count + 1)
-            out_of_hull = np.bincount(regions[~hull], minlength=count + 1)
-            is_outside = out_of_hull > 0.5 * total
-            is_outside[0] = False
-            body.outside[z] = is_outside[regions]
-    return body
+            outside[z] = _mostly_outside(regions, count, hull[z])[regions]
+    return outside
 
 
 def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float) -> CoarseScan:
@@ -315,7 +358,11 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
     """
     step = _steps(spacing_xyz)
     pad_value = _padding_value(hu)
-    means, padding = _block_reduce(hu, step, pad_value)
+    means, any_pad, all_pad = _block_reduce(hu, step, pad_value)
+    padding = None
+    if any_pad is not None and all_pad is not None and pad_value is not None:
+        padding = _padding_cells(any_pad, all_pad, pad_value)
+        del any_pad, all_pad
     air = means <= high
     tissue = ~air
     if padding is not None:
@@ -323,11 +370,10 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
         tissue &= ~padding
     # Thin tissue (cables, blanket folds, the skin line of a neighbouring arm) must not
     # join things to the trunk: a 1-cell opening in-plane first.
-    body = _body(air, tissue, padding)
+    hull, populated, cut = _trunks(tissue, padding)
     del tissue
-    outside, hull = body.outside, body.hull
-    populated = int(np.count_nonzero(body.populated))
-    trunk_cut_x = int(np.count_nonzero(body.cut)) > 0.2 * max(1, populated)
+    outside = _outside_air(air, hull)
+    trunk_cut_x = int(np.count_nonzero(cut)) > 0.2 * max(1, int(np.count_nonzero(populated)))
     spacing = np.asarray(spacing_xyz, float) * np.array(step[::-1], float)
     # Pure outside air: two cells away from anything else (every other slice suffices).
     far = shrink(outside[::2], 2)

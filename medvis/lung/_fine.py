@@ -164,6 +164,8 @@ def fine_labels(
         air = (values >= low) & (values <= high)
         if cut is not None:
             air &= ~_blow_up(cut[cells], step, (z1 - z0, *shape_yx))
+        if scan.padding is not None:  # not imaged, even where it reads as air
+            air &= ~(_blow_up(scan.padding[cells], step, air.shape) & (values == scan.pad_value))
         lab[~air] = 0
         for v in present:
             _fill_holes(lab[:, own[v][0], own[v][1]], v)
@@ -174,15 +176,12 @@ def fine_labels(
                     (clipped.astype(np.int32) + _HIST_OFFSET), minlength=_HIST_BINS
                 )
         out[z0:z1, ys, xs] = lab
-        for v, found_box in enumerate(ndi.find_objects(lab), start=1):
-            if found_box is None or v not in boxes:
-                continue
-            shifted = (
-                slice(found_box[0].start + z0, found_box[0].stop + z0),
-                slice(found_box[1].start + ys.start, found_box[1].stop + ys.start),
-                slice(found_box[2].start + xs.start, found_box[2].stop + xs.start),
+    for v, found_box in enumerate(ndi.find_objects(out[box]), start=1):
+        if found_box is not None and v in boxes:
+            boxes[v] = tuple(
+                slice(f.start + b.start, f.stop + b.start)
+                for f, b in zip(found_box, box, strict=True)
             )
-            boxes[v] = _union(boxes[v], shifted)
     for v in present:
         b = boxes[v]
         if b is None:

@@ -310,7 +310,7 @@ def _warnings(
         if not lo <= ratio <= hi:
             warnings.append(
                 f"right/left volume ratio {ratio:.2f} is outside {lo:g} .. {hi:g} "
-                "(one lung partly missing, collapsed, or cut by the scan)"
+                "(a lung partly collapsed, filled, removed, or cut by the scan)"
             )
     return warnings, volumes, medians
 
