@@ -428,26 +428,29 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     # One memory-heavy step at a time (their temporaries would add up in threads): the
-    # picture (from the label map, no OpenGL), the label map file, the meshes (one
-    # thread per label inside label_surfaces); then the mesh files are written in the
-    # background while this thread measures.
+    # The label map file is written in the background (SimpleITK's writer and zlib
+    # release the GIL) while this thread draws the picture (from the label map, no
+    # OpenGL); then the meshes, whose files are written in the background while this
+    # thread measures. Meshing runs alone: it is the step with the most memory.
     world: Literal["LPS", "RAS"] = "RAS" if args.ras else "LPS"
-    if not args.no_png:
-        from medvis.render import save_png
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        saving = None if args.label_map else pool.submit(_save_labels, labels, mask_path)
+        if not args.no_png:
+            from medvis.render import save_png
 
-        boxes = segmentation.boxes if segmentation is not None else None
-        view = _label_view(labels, values=values, names=names, boxes=boxes)
-        if ct is not None and segmentation is not None and segmentation.boxes:
-            centre, right_x = _lung_centre(labels, segmentation.boxes)
-            montage = plane_montage(ct, labels=labels, point=centre, sagittal_x=right_x)
-            view = np.concatenate([view, montage], axis=1)
-            del montage
-        save_png(view, png_path, force=True)
-        del view
-        lap("png")
-    if not args.label_map:
-        _save_labels(labels, mask_path)
-        lap("label_map")
+            boxes = segmentation.boxes if segmentation is not None else None
+            view = _label_view(labels, values=values, names=names, boxes=boxes)
+            if ct is not None and segmentation is not None and segmentation.boxes:
+                centre, right_x = _lung_centre(labels, segmentation.boxes)
+                montage = plane_montage(ct, labels=labels, point=centre, sagittal_x=right_x)
+                view = np.concatenate([view, montage], axis=1)
+                del montage
+            save_png(view, png_path, force=True)
+            del view
+            lap("png")
+        if saving is not None:
+            saving.result()
+            lap("label_map")
     surfaces = label_surfaces(labels, **surface_options)
     lap("surfaces")
     with ThreadPoolExecutor(max_workers=1) as pool:

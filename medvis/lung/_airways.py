@@ -126,10 +126,13 @@ def find_airway(
     previous = seed
     opened_at: int | None = None
     ny, nx = inside.shape[1:]
+    bounds: tuple[slice, slice] = (slice(0, ny), slice(0, nx))  # where ``previous`` lies
     for z in range(seed_z - 1, -1, -1):
         # Work in a window around the airway so far: a piece touching the window's edge is
         # bigger than any airway cross-section (it is lung).
-        (rows, cols) = ndi.find_objects(previous.view(np.uint8))[0]
+        r, c = np.nonzero(previous[bounds])
+        rows = slice(bounds[0].start + int(r.min()), bounds[0].start + int(r.max()) + 1)
+        cols = slice(bounds[1].start + int(c.min()), bounds[1].start + int(c.max()) + 1)
         window = (
             slice(max(0, rows.start - _WINDOW), min(ny, rows.stop + _WINDOW)),
             slice(max(0, cols.start - _WINDOW), min(nx, cols.stop + _WINDOW)),
@@ -163,6 +166,7 @@ def find_airway(
             break
         airway[z][window] = keep
         previous = airway[z]
+        bounds = window
         if len(history) < 5:  # the trachea's own size, from its first slices
             history.append(float(np.count_nonzero(keep)) * pixel)
             reference = float(np.median(history))
