@@ -165,3 +165,48 @@ def test_padding_outside_the_reconstruction_circle_is_recognised() -> None:
     noisy_air = np.clip(rng.normal(-1000, 60, shape), -1024, None)  # clipped, not constant
     assert _padding_value(noisy_air.astype(np.int16)) is None
     assert _padding_value(body.astype(np.int16)) is None
+
+
+def _tube_mask(volume: medvis.Volume, start, end, radius: float) -> np.ndarray:
+    from medvis.lung.phantom import _tube
+
+    grid = world_grid(volume.shape_ijk, volume.spacing, volume.origin, volume.direction)
+    return _tube(grid, start, end, radius)
+
+
+def test_an_air_filled_oesophagus_into_the_stomach_is_not_a_trachea(phantom) -> None:
+    """Lung bases at the top, a pure-air tube near the midline opening into stomach gas."""
+    z = _world_z(phantom.volume)[:, 0, 0]
+    k0, k1 = 0, int(np.searchsorted(z, -20.0))  # up to 20 mm below the lungs' centres
+    ct = _crop_k(phantom.volume, k0, k1)
+    truth = phantom.truth.array[k0:k1]
+    array = ct.array.copy()
+    grid = world_grid(ct.shape_ijk, ct.spacing, ct.origin, ct.direction)
+    d = (grid - np.array([35.0, -70.0, -95.0])) / np.array([35.0, 22.0, 20.0])
+    stomach = np.einsum("...i,...i->...", d, d) <= 1.0
+    oesophagus = _tube_mask(ct, (0.0, -30.0, 30.0), (25.0, -62.0, -85.0), 6.0)
+    assert not np.any((stomach | oesophagus) & (truth > 0))  # placed in tissue only
+    array[stomach | oesophagus] = -1000
+    lungs = segment_lungs(ct.replace(array=array))
+    assert not np.any(lungs.labels.array[stomach | oesophagus])
+    for value in (RIGHT_LUNG, LEFT_LUNG):
+        assert _dice(lungs.labels.array == value, truth == value) > 0.97
+    assert not lungs.airway_found
+    assert any("not a trachea" in note for note in lungs.notes), lungs.notes
+
+
+def test_air_in_a_skin_fold_open_to_the_room_is_not_lung(phantom) -> None:
+    """A lung-dense air tunnel under the skin that opens to the outside air above."""
+    ct = phantom.volume
+    grid = world_grid(ct.shape_ijk, ct.spacing, ct.origin, ct.direction)
+    x, y, zz = grid[..., 0], grid[..., 1], grid[..., 2]
+    tunnel = (x >= 136) & (x <= 144) & (np.abs(y) <= 20) & (zz >= -20) & (zz <= 40)
+    opening = (x >= 136) & (np.abs(y) <= 20) & (zz > 32) & (zz <= 40)  # out through the skin
+    array = ct.array.copy()
+    array[tunnel | opening] = -850
+    assert not np.any((tunnel | opening) & (phantom.truth.array > 0))
+    lungs = segment_lungs(ct.replace(array=array))
+    assert not np.any(lungs.labels.array[tunnel])
+    assert any("open to the air outside the body" in note for note in lungs.notes)
+    for value in (RIGHT_LUNG, LEFT_LUNG):
+        assert _dice(lungs.labels.array == value, phantom.truth.array == value) > 0.99

@@ -41,6 +41,8 @@ class Airway:
         Length of tube followed before it opened into lung.
     reason : str
         Why no trachea was accepted (empty when one was).
+    top_z : int
+        Coarse slice where the tube was first seen (-1 when none).
     """
 
     mask: NDArray[np.bool_]
@@ -48,6 +50,11 @@ class Airway:
     x: float | None
     tube_mm: float
     reason: str
+    top_z: int = -1
+
+    def rejected(self, reason: str) -> Airway:
+        """The same search, with the tube not taken for a trachea and why."""
+        return Airway(np.zeros_like(self.mask), False, None, self.tube_mm, reason, self.top_z)
 
 
 def _seed(
@@ -56,13 +63,13 @@ def _seed(
     spacing_xyz: NDArray[np.float64],
     midline_x: float,
     pure_air: float,
+    slices: range,
 ) -> tuple[int, NDArray[np.bool_], float] | None:
-    """The highest small, round, pure-air region near the midline in the top 80 mm."""
-    sx, sy, sz = spacing_xyz
+    """The highest small, round, pure-air region near the midline among ``slices``."""
+    sx, sy = float(spacing_xyz[0]), float(spacing_xyz[1])
     pixel = sx * sy
-    nz = inside.shape[0]
     tolerance = max(40.0, 0.2 * inside.shape[2] * sx)
-    for z in range(nz - 1, max(-1, nz - 1 - round(80.0 / sz)), -1):
+    for z in slices:
         plane = inside[z]
         if not plane.any():
             continue
@@ -91,35 +98,19 @@ def _seed(
     return None
 
 
-def find_airway(
+def _follow(
     inside: NDArray[np.bool_],
-    hu: NDArray[np.int16],
-    spacing_xyz: NDArray[np.float64],
-    midline_x: float,
-    air_level: float,
-) -> Airway:
-    """Find and follow the trachea in the enclosed air (coarse, ``[z, y, x]``, z up).
+    seed_z: int,
+    seed: NDArray[np.bool_],
+    pixel: float,
+) -> tuple[NDArray[np.bool_], int | None, int]:
+    """Follow a tube down from its seed; returns its cells, where it opened, where it ended.
 
-    Parameters
-    ----------
-    inside : ndarray of bool
-        Enclosed air cells.
-    hu : ndarray
-        Block means.
-    spacing_xyz : ndarray
-        Cell size (x, y, z) in mm.
-    midline_x : float
-        Best guess of the body's midline (coarse x index).
-    air_level : float
-        What pure air reads on this scan; the trachea's median must be within 80 HU.
+    Each slice keeps the air touching the tube's last cross-section that is no bigger
+    than twice the tube (through the carina into both main bronchi); a bigger piece is
+    lung the tube opens into.
     """
-    sx, sy, sz = spacing_xyz
-    pixel = sx * sy
     airway = np.zeros_like(inside)
-    found = _seed(inside, hu, spacing_xyz, midline_x, air_level + 80.0)
-    if found is None:
-        return Airway(airway, False, None, 0.0, "no tube of pure air near the midline at the top")
-    seed_z, seed, trachea_x = found
     airway[seed_z] = seed
     reference = float(np.count_nonzero(seed)) * pixel
     history = [reference]
@@ -127,6 +118,7 @@ def find_airway(
     opened_at: int | None = None
     ny, nx = inside.shape[1:]
     bounds: tuple[slice, slice] = (slice(0, ny), slice(0, nx))  # where ``previous`` lies
+    end = seed_z
     for z in range(seed_z - 1, -1, -1):
         # Work in a window around the airway so far: a piece touching the window's edge is
         # bigger than any airway cross-section (it is lung).
@@ -167,17 +159,66 @@ def find_airway(
         airway[z][window] = keep
         previous = airway[z]
         bounds = window
+        end = z
         if len(history) < 5:  # the trachea's own size, from its first slices
             history.append(float(np.count_nonzero(keep)) * pixel)
             reference = float(np.median(history))
-    tube_mm = float(seed_z - (opened_at if opened_at is not None else seed_z)) * float(sz)
-    if opened_at is None:
-        reason = "the air tube at the top does not open into lung (a gas pocket, not a trachea)"
-        return Airway(np.zeros_like(inside), False, None, 0.0, reason)
-    if tube_mm < MIN_TUBE_MM:
-        reason = (
-            f"the air tube at the top runs only {tube_mm:.0f} mm before it opens into lung "
-            f"(a trachea runs at least {MIN_TUBE_MM:.0f} mm)"
+    return airway, opened_at, end
+
+
+def find_airway(
+    inside: NDArray[np.bool_],
+    hu: NDArray[np.int16],
+    spacing_xyz: NDArray[np.float64],
+    midline_x: float,
+    air_level: float,
+    lowest_z: int = 0,
+) -> Airway:
+    """Find and follow the trachea in the enclosed air (coarse, ``[z, y, x]``, z up).
+
+    Tubes are searched from the top of the scan down to ``lowest_z``; a tube that ends
+    without opening into lung (a gas bubble, the larynx closing it at 2 mm) or opens too
+    soon (the pharynx widening) does not stop the search: it goes on below it.
+
+    Parameters
+    ----------
+    inside : ndarray of bool
+        Enclosed air cells.
+    hu : ndarray
+        Block means.
+    spacing_xyz : ndarray
+        Cell size (x, y, z) in mm.
+    midline_x : float
+        Best guess of the body's midline (coarse x index).
+    air_level : float
+        What pure air reads on this scan; the trachea's median must be within 80 HU.
+    lowest_z : int
+        Lowest coarse slice where a trachea may begin.
+    """
+    sz = float(spacing_xyz[2])
+    pixel = float(spacing_xyz[0] * spacing_xyz[1])
+    start = inside.shape[0] - 1
+    reason = "no tube of pure air near the midline at the top"
+    tube_mm = 0.0
+    while start >= lowest_z:
+        found = _seed(
+            inside, hu, spacing_xyz, midline_x, air_level + 80.0, range(start, lowest_z - 1, -1)
         )
-        return Airway(np.zeros_like(inside), False, None, tube_mm, reason)
-    return Airway(airway, True, float(trachea_x), tube_mm, "")
+        if found is None:
+            break
+        seed_z, seed, trachea_x = found
+        airway, opened_at, end = _follow(inside, seed_z, seed, pixel)
+        if opened_at is None:
+            reason = "the air tube at the top does not open into lung (a gas pocket, not a trachea)"
+            start = end - 1
+            continue
+        tube_mm = float(seed_z - opened_at) * sz
+        if tube_mm < MIN_TUBE_MM:
+            reason = (
+                f"the air tube at the top runs only {tube_mm:.0f} mm before it opens into lung "
+                f"(a trachea runs at least {MIN_TUBE_MM:.0f} mm)"
+            )
+            start = opened_at - 1
+            continue
+        return Airway(airway, True, float(trachea_x), tube_mm, "", seed_z)
+    return Airway(np.zeros_like(inside), False, None, tube_mm, reason)

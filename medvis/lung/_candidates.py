@@ -26,6 +26,8 @@ __all__ = ["LUNG_LIKE", "Region", "describe_regions", "lung_likeness"]
 
 #: Score at or above which a region counts as lung.
 LUNG_LIKE = 0.55
+#: Regions with more of their cells next to outside air than this are not lungs.
+MAX_OUTSIDE_CONTACT = 0.02
 _WEIGHTS = {"hu": 0.5, "position": 0.25, "height": 0.25}
 
 
@@ -54,6 +56,8 @@ class Region:
         Distance from its top to the top of the scan.
     trachea : bool
         Joined to a confirmed trachea.
+    outside_contact : float
+        Share of its cells next to the air outside the body (lungs have a chest wall).
     score : float
         Lung-likeness (0..1).
     """
@@ -67,19 +71,23 @@ class Region:
     centroid_x: float
     top_gap_mm: float
     trachea: bool = False
+    outside_contact: float = 0.0
     score: float = 0.0
 
     @property
     def lung_like(self) -> bool:
-        """Whether it counts as lung (joined to the trachea and a lung's size, or scored)."""
+        """Whether it counts as lung: joined to the trachea or scored, and not open to the
+        air outside the body (air between an arm and the chest, in a skin fold)."""
+        if self.outside_contact > MAX_OUTSIDE_CONTACT:
+            return False
         return self.trachea or self.score >= LUNG_LIKE
 
     def describe(self) -> str:
         """A few words on what it looks like (for notes and errors)."""
-        return (
-            f"{self.volume_ml:.0f} mL, median {self.median_hu:.0f} HU "
-            f"({self.above_air:.0f} above air)"
-        )
+        text = f"{self.volume_ml:.0f} mL, median {self.median_hu:.0f} HU ({self.above_air:.0f} above air)"
+        if self.outside_contact > MAX_OUTSIDE_CONTACT:
+            text += ", open to the air outside the body"
+        return text
 
 
 def _ramp(value: float, zero: float, one: float) -> float:
@@ -123,6 +131,7 @@ def describe_regions(
     *,
     min_ml: float,
     trachea_labels: set[int],
+    outside_contact: NDArray[np.int64] | None = None,
 ) -> list[Region]:
     """Features of every region of at least ``min_ml``, largest first.
 
@@ -138,6 +147,8 @@ def describe_regions(
         Smaller regions are not described.
     trachea_labels : set of int
         Labels joined to the confirmed trachea.
+    outside_contact : ndarray, optional
+        Per label, its cells next to outside air.
     """
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
@@ -179,6 +190,11 @@ def describe_regions(
             centroid_x=cx,
             top_gap_mm=float(nz - box[0].stop) * float(scan.spacing[2]),
             trachea=value in trachea_labels,
+            outside_contact=(
+                float(outside_contact[value]) / float(sizes[value])
+                if outside_contact is not None
+                else 0.0
+            ),
         )
         region.score = lung_likeness(region)
         regions.append(region)

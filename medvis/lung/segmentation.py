@@ -37,7 +37,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from medvis.errors import MedvisError
-from medvis.lung._airways import find_airway
+from medvis.lung._airways import MIN_TUBE_MM, Airway, find_airway
 from medvis.lung._candidates import Region, describe_regions
 from medvis.lung._coarse import CoarseScan, coarse_scan, grow
 from medvis.lung._fine import FineLungs, fine_labels
@@ -315,6 +315,69 @@ def _warnings(
     return warnings, volumes, medians
 
 
+# ------------------------------------------------------------------------ airways
+def _search_floor(inside: NDArray[np.bool_], scan: CoarseScan) -> int:
+    """Lowest coarse slice where the trachea may begin: 80 mm below where lungs get big.
+
+    Lungs are big where a slice holds over 3000 mm2 of enclosed air; above that the
+    trachea (or, in a scan that holds the head, the pharynx) runs alone.
+    """
+    area = np.count_nonzero(inside, axis=(1, 2)) * float(scan.spacing[0] * scan.spacing[1])
+    big = np.flatnonzero(area > 3000.0)
+    top_of_lungs = int(big[-1]) if len(big) else 0
+    return max(0, top_of_lungs - round(80.0 / float(scan.spacing[2])))
+
+
+def _joined_to(airway: Airway, labels: NDArray[np.int32]) -> set[int]:
+    """Labels of the regions next to the airway's cells."""
+    (box,) = ndi.find_objects(airway.mask.view(np.uint8))
+    box = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in box)
+    near = grow(airway.mask[box], through_slices=True)
+    return {int(v) for v in np.unique(labels[box][near]) if v > 0}
+
+
+def _label_around_airway(
+    inside: NDArray[np.bool_], airway: Airway, scan: CoarseScan, min_ml: float
+) -> tuple[NDArray[np.int32], int, Airway, bool]:
+    """Label the enclosed air without the airway, if the airway is a trachea.
+
+    A tube that branches into regions on both sides of it (the carina) is a trachea,
+    and what it opens into is lung whatever its HU (the last item returned). A tube
+    opening on one side only (one lung in the scan, or the oesophagus into the stomach,
+    a bowel loop into a gas pocket) is kept out of the air only when it starts at least
+    30 mm above what it opens into, which must then look like lung on its own.
+    """
+    if not airway.confirmed:
+        labels, count = ndi.label(inside)
+        return labels, count, airway, False
+    labels, count = ndi.label(inside & ~airway.mask)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    objects = ndi.find_objects(labels)
+    joined = [v for v in _joined_to(airway, labels) if sizes[v] * scan.cell_ml >= min_ml]
+    boxes = [b for v in joined if (b := objects[v - 1]) is not None]
+    centres = [0.5 * (b[2].start + b[2].stop - 1) for b in boxes]
+    assert airway.x is not None
+    if any(c < airway.x for c in centres) and any(c > airway.x for c in centres):
+        return labels, count, airway, True
+    top = max((b[0].stop - 1 for b in boxes), default=None)
+    above_mm = (airway.top_z - top) * float(scan.spacing[2]) if top is not None else 0.0
+    lung_like = all(
+        float(np.median(scan.hu[objects[v - 1]][labels[objects[v - 1]] == v])) - scan.air_level
+        >= 110.0
+        for v in joined
+    )
+    if boxes and above_mm >= MIN_TUBE_MM and lung_like:
+        return labels, count, airway, False
+    reason = (
+        "the air tube near the midline opens on one side only, into "
+        + ("air that is not lung (gas)" if boxes and not lung_like else "what lies below it")
+        + (f", starting {max(above_mm, 0.0):.0f} mm above it" if boxes else "")
+        + ": an oesophagus or a bowel loop, not a trachea"
+    )
+    labels, count = ndi.label(inside)
+    return labels, count, airway.rejected(reason), False
+
+
 # ----------------------------------------------------------------------- public
 def segment_lungs(
     ct: Volume,
@@ -378,21 +441,23 @@ def segment_lungs(
 
     min_ml = _minimum_ml(hu.shape[0] * float(spacing[2]), min_lung_ml)
     first_midline = find_midline(scan, None)
-    airway = find_airway(inside, scan.hu, scan.spacing, first_midline.x, scan.air_level)
-    if airway.confirmed:
-        inside &= ~airway.mask
-    labels, count = ndi.label(inside)
-    trachea_labels: set[int] = set()
-    if airway.confirmed:
-        (box,) = ndi.find_objects(airway.mask.view(np.uint8))
-        box = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in box)
-        near = grow(airway.mask[box], through_slices=True)
-        touching = labels[box][near]
-        trachea_labels = {int(v) for v in np.unique(touching) if v > 0}
+    airway = find_airway(
+        inside, scan.hu, scan.spacing, first_midline.x, scan.air_level, _search_floor(inside, scan)
+    )
+    labels, count, airway, carina = _label_around_airway(inside, airway, scan, min_ml)
+    trachea_labels = _joined_to(airway, labels) if carina else set()
     lap("airways")
 
+    near_outside = grow(scan.outside, through_slices=True) & ~scan.outside
+    contact = np.bincount(labels[near_outside], minlength=count + 1)
+    del near_outside
     regions = describe_regions(
-        labels, count, scan, min_ml=0.05 * min_ml, trachea_labels=trachea_labels
+        labels,
+        count,
+        scan,
+        min_ml=0.05 * min_ml,
+        trachea_labels=trachea_labels,
+        outside_contact=contact,
     )
     for region in regions:  # crumbs of lumen beside the airway are not lungs
         region.trachea &= region.volume_ml >= min_ml
