@@ -83,11 +83,14 @@ class Region:
         return self.trachea or self.score >= LUNG_LIKE
 
     def describe(self) -> str:
-        """A few words on what it looks like (for notes and errors)."""
-        text = f"{self.volume_ml:.0f} mL, median {self.median_hu:.0f} HU ({self.above_air:.0f} above air)"
+        """What it is and why it is not lung (for notes and errors)."""
+        size = f"{self.volume_ml:.1f}" if self.volume_ml < 10 else f"{self.volume_ml:.0f}"
+        text = f"{size} mL, median {self.median_hu:.0f} HU ({self.above_air:.0f} above air)"
         if self.outside_contact > MAX_OUTSIDE_CONTACT:
-            text += ", open to the air outside the body"
-        return text
+            return text + ": open to the air outside the body"
+        if self.above_air < 110.0:
+            return text + ": close to pure air (gas, or an airway)"
+        return text + ": in front of the trunk or far below the top of the scan"
 
 
 def _ramp(value: float, zero: float, one: float) -> float:

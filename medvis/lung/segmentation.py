@@ -197,7 +197,7 @@ def _choose(
     notes: list[str] = []
     pieces: list[_Piece] = []
     separation = "separate"
-    not_lung = [r for r in regions if not r.lung_like]
+    not_lung = [r for r in regions if not r.lung_like and r.volume_ml >= 0.1]
     for region in (r for r in regions if r.lung_like):
         found, how = _sides_of(region, labels, scan, midline)
         if how is not None and region.volume_ml >= min_ml:
@@ -206,9 +206,7 @@ def _choose(
     if not_lung:
         shown = "; ".join(r.describe() for r in not_lung[:3])
         more = f" and {len(not_lung) - 3} more" if len(not_lung) > 3 else ""
-        notes.append(
-            f"not taken as lung (too close to pure air, in front or low: gas): {shown}{more}"
-        )
+        notes.append(f"air not taken as lung: {shown}{more}")
     # Each side's largest piece must reach min_ml, further pieces a tenth of it.
     kept: list[_Piece] = []
     dropped: dict[int, list[_Piece]] = {1: [], 2: []}
@@ -220,7 +218,7 @@ def _choose(
         for piece in mine:
             (kept if piece.volume_ml >= 0.1 * min_ml else dropped[side]).append(piece)
     for side, gone in dropped.items():
-        if gone:
+        if sum(p.volume_ml for p in gone) >= 0.1:  # crumbs of partial volume aside
             total = sum(p.volume_ml for p in gone)
             notes.append(
                 f"{len(gone)} lung-like piece(s) on the {_SIDE_WORDS[side]} "
