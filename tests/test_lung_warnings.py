@@ -210,3 +210,21 @@ def test_air_in_a_skin_fold_open_to_the_room_is_not_lung(phantom) -> None:
     assert any("open to the air outside the body" in note for note in lungs.notes)
     for value in (RIGHT_LUNG, LEFT_LUNG):
         assert _dice(lungs.labels.array == value, phantom.truth.array == value) > 0.99
+
+
+def test_a_small_base_beside_a_found_lung_is_kept_on_a_long_scan(phantom) -> None:
+    """Only the lung bases aerated on a 284 mm scan: 20 mL is the minimum for a first lung,
+    but the other side's 9 mL base beside a 61 mL one is kept (and said to be small)."""
+    array = phantom.volume.array.copy()
+    z = _world_z(phantom.volume)
+    truth = phantom.truth.array.copy()
+    gone = ((truth == RIGHT_LUNG) & (z > -80)) | ((truth == LEFT_LUNG) & (z > -93))
+    array[gone] = 40
+    truth[gone] = 0
+    lungs = segment_lungs(phantom.volume.replace(array=array))
+    assert set(lungs.names) == {RIGHT_LUNG, LEFT_LUNG}, lungs.notes
+    assert lungs.volumes_ml[LEFT_LUNG] < 20.0 < lungs.volumes_ml[RIGHT_LUNG]
+    for value in (RIGHT_LUNG, LEFT_LUNG):
+        assert _dice(lungs.labels.array == value, truth == value) > 0.9
+    text = " ".join(lungs.warnings)
+    assert "left lung" in text and "under 50 mL" in text and "ratio" in text

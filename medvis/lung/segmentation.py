@@ -207,16 +207,24 @@ def _choose(
         shown = "; ".join(r.describe() for r in not_lung[:3])
         more = f" and {len(not_lung) - 3} more" if len(not_lung) > 3 else ""
         notes.append(f"air not taken as lung: {shown}{more}")
-    # Each side's largest piece must reach min_ml, further pieces a tenth of it.
+    # Each side's largest piece must reach min_ml, further pieces a tenth of it. Once
+    # one lung is found, the other side's lung-like air needs only a tenth of that lung
+    # (lung bases at the top of an abdominal scan are small beside its coverage).
     kept: list[_Piece] = []
     dropped: dict[int, list[_Piece]] = {1: [], 2: []}
-    for side in (1, 2):
-        mine = sorted((p for p in pieces if p.side == side), key=lambda p: -p.volume_ml)
-        if not mine or mine[0].volume_ml < min_ml:
+    by_side = {
+        side: sorted((p for p in pieces if p.side == side), key=lambda p: -p.volume_ml)
+        for side in (1, 2)
+    }
+    biggest = {side: (mine[0].volume_ml if mine else 0.0) for side, mine in by_side.items()}
+    for side, mine in by_side.items():
+        other = biggest[3 - side]
+        need = min_ml if other < min_ml else min(min_ml, max(0.2, 0.1 * other))
+        if not mine or mine[0].volume_ml < need:
             dropped[side].extend(mine)
             continue
         for piece in mine:
-            (kept if piece.volume_ml >= 0.1 * min_ml else dropped[side]).append(piece)
+            (kept if piece.volume_ml >= 0.1 * need else dropped[side]).append(piece)
     for side, gone in dropped.items():
         if sum(p.volume_ml for p in gone) >= 0.1:  # crumbs of partial volume aside
             total = sum(p.volume_ml for p in gone)
