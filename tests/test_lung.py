@@ -16,6 +16,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from medvis import Volume
+from medvis.canonical import canonical_reorientation
 from medvis.errors import OutputExistsError, UnsupportedFormatError
 from medvis.lung import (
     LEFT_LUNG,
@@ -32,7 +33,6 @@ from medvis.lung import (
     smooth_surface,
     write_surface,
 )
-from medvis.lung._orient import canonical_reorientation
 from medvis.lung.phantom import lung_phantom
 from medvis.lung.surfaces import _signed_volume
 from medvis.phantoms import world_grid

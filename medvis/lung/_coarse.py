@@ -1,7 +1,7 @@
 """The coarse view of a CT that the lung search works on: block means, padding, body, outside air.
 
 Everything here works on the canonical ``[z, y, x]`` array (index growing to patient
-Superior, Posterior, Left; see :mod:`medvis.lung._orient`), reduced to cells of about
+Superior, Posterior, Left; see :mod:`medvis.canonical`), reduced to cells of about
 2 mm by averaging blocks of voxels (averaging, not striding: noise drops by the square
 root of the block size, which keeps the decisions stable on low-dose scans).
 
@@ -24,7 +24,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
-from medvis.lung._orient import contiguous
+from medvis.canonical import contiguous
 
 __all__ = ["CoarseScan", "coarse_scan", "fill_in_plane", "IN_PLANE", "grow", "shrink"]
 

@@ -18,8 +18,8 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
+from medvis.canonical import contiguous
 from medvis.lung._coarse import CoarseScan, fill_in_plane, grow
-from medvis.lung._orient import contiguous
 
 __all__ = ["FineLungs", "fine_labels", "FACE_NAMES"]
 

@@ -1,6 +1,6 @@
 """Left and right lungs from a CT in Hounsfield units (numpy, scipy.ndimage).
 
-The steps, all on the scan viewed in canonical LPS order (see :mod:`medvis.lung._orient`,
+The steps, all on the scan viewed in canonical LPS order (see :mod:`medvis.canonical`,
 so the result does not depend on how the scan is stored):
 
 1. **Coarse view** (:mod:`._coarse`): block means of about 2 mm; padding outside the
@@ -36,12 +36,12 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
+from medvis.canonical import canonical_reorientation, contiguous
 from medvis.errors import MedvisError
 from medvis.lung._airways import MIN_TUBE_MM, Airway, find_airway
 from medvis.lung._candidates import Region, describe_regions
 from medvis.lung._coarse import CoarseScan, coarse_scan, grow
 from medvis.lung._fine import FineLungs, fine_labels
-from medvis.lung._orient import canonical_reorientation, contiguous
 from medvis.lung._sides import Midline, find_midline, split_across
 from medvis.volume import Volume
 

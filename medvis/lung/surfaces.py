@@ -38,8 +38,8 @@ from vtkmodules.vtkFiltersCore import (
 )
 from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
 
+from medvis.canonical import canonical_reorientation
 from medvis.errors import UnsupportedFormatError, WriteError
-from medvis.lung._orient import canonical_reorientation
 from medvis.volume import Volume
 
 __all__ = [

@@ -10,7 +10,7 @@ few tens of MiB and a fraction of a second where an EGL/llvmpipe context costs
 How a label's depth map is made:
 
 1. the label's voxels are cropped to their bounding box, viewed in canonical LPS order
-   (:func:`medvis.lung._orient.canonical_reorientation`, so every storage order gives
+   (:func:`medvis.canonical.canonical_reorientation`, so every storage order gives
    the same picture) and averaged over blocks of about ``grid_mm`` (e.g. 2 x 2 x 1 voxels
    of a 0.98 x 0.98 x 2 mm CT): the fraction of each block inside the label;
 2. that occupancy is smoothed with a small Gaussian (``smooth_mm``), and the depth is
@@ -35,7 +35,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from medvis.lung._orient import Reorientation, canonical_reorientation
+from medvis.canonical import Reorientation, canonical_reorientation
 from medvis.volume import Volume
 
 __all__ = ["shade_labels"]

@@ -1,10 +1,11 @@
-"""Storage order <-> a canonical "LPS" array, so the segmentation sees one orientation.
+"""Storage order <-> a canonical "LPS" array, so analyses and pictures see one orientation.
 
 Any volume whose axes are (nearly) aligned with the patient axes is viewed as an array
 ``canonical[z, y, x]`` whose index grows towards patient Left (x), Posterior (y) and
 Superior (z), by transposing and flipping the storage axes (views, no resampling).
-Segmenting that array and mapping the mask back with :meth:`Reorientation.to_storage`
-makes the result independent of how the scan was stored. An oblique volume is mapped to
+Working on that array (the lung segmentation, label meshes, shaded label pictures) and
+mapping results back with :meth:`Reorientation.to_storage` makes them independent of how
+the scan was stored. An oblique volume is mapped to
 the nearest such order (as nibabel's ``io_orientation``).
 """
 
