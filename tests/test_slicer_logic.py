@@ -287,6 +287,19 @@ def test_lung_extraction_gives_ras_models_and_volumes(logic: Any, standin: Any, 
     assert "Right lung:" in report and "Left lung:" in report and "Both lungs:" in report
 
 
+def test_lung_extraction_report_says_what_it_cannot_promise(logic: Any) -> None:
+    """A phantom cut just above its lung bases: the panel says both lungs are cut."""
+    from medvis.lung.phantom import lung_phantom
+
+    volume = lung_phantom(shape_ijk=(88, 72, 56), spacing=(4.0, 4.0, 5.0)).volume
+    low = volume.replace(array=np.ascontiguousarray(volume.array[:12]))
+    result = logic.extractLungs(logic.addVolumeNode(low, name="bases"), smoothing=0)
+    warnings = [n for n in result.notes if n.startswith("Warning: ")]
+    assert any("right lung is cut by the top" in w for w in warnings), result.notes
+    assert any("left lung is cut by the top" in w for w in warnings), result.notes
+    assert all(w in result.report() for w in warnings)
+
+
 def test_lung_extraction_reports_missing_medvis_lung(
     logic: Any, module: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -272,20 +272,15 @@ def _missing_reason(side: int, scan: CoarseScan, choice: _Choice, midline: Midli
 
 
 def _warnings(
-    fine: FineLungs,
-    mapping: dict[int, int],
-    scan: CoarseScan,
-    choice: _Choice,
-    midline: Midline,
-    voxel_ml: float,
+    fine: FineLungs, scan: CoarseScan, choice: _Choice, midline: Midline, voxel_ml: float
 ) -> tuple[list[str], dict[int, float], dict[int, float]]:
     warnings: list[str] = []
-    volumes = {mapping[v]: fine.voxels(v) * voxel_ml for v in fine.histograms}
-    medians = {mapping[v]: fine.median_hu(v) for v in fine.histograms}
-    for v in sorted(fine.cut_by, key=lambda v: mapping[v]):
+    volumes = {v: fine.voxels(v) * voxel_ml for v in fine.histograms}
+    medians = {v: fine.median_hu(v) for v in fine.histograms}
+    for v in sorted(fine.cut_by):
         edges = fine.cut_by[v]
         if edges:
-            name = f"{_SIDE_WORDS[mapping[v]]} lung"
+            name = f"{_SIDE_WORDS[v]} lung"
             warnings.append(
                 f"{name} is cut by the {', '.join(edges)} of the scan: its volume is a lower bound"
             )
@@ -384,6 +379,36 @@ def _label_around_airway(
     return labels, count, airway.rejected(reason), False
 
 
+def _air_regions(
+    scan: CoarseScan, inside: NDArray[np.bool_], min_ml: float
+) -> tuple[NDArray[np.int32], Airway, list[Region]]:
+    """The enclosed air's regions (airway kept out when it is a trachea), described.
+
+    Returns the coarse label map, the airway search and the regions of at least a
+    twentieth of ``min_ml``, largest first.
+    """
+    first_midline = find_midline(scan, None)
+    airway = find_airway(
+        inside, scan.hu, scan.spacing, first_midline.x, scan.air_level, _search_floor(inside, scan)
+    )
+    labels, count, airway, carina = _label_around_airway(inside, airway, scan, min_ml)
+    trachea_labels = _joined_to(airway, labels) if carina else set()
+    near_outside = grow(scan.outside, through_slices=True) & ~scan.outside
+    contact = np.bincount(labels[near_outside], minlength=count + 1)
+    del near_outside
+    regions = describe_regions(
+        labels,
+        count,
+        scan,
+        min_ml=0.05 * min_ml,
+        trachea_labels=trachea_labels,
+        outside_contact=contact,
+    )
+    for region in regions:  # crumbs of lumen beside the airway are not lungs
+        region.trachea &= region.volume_ml >= min_ml
+    return labels, airway, regions
+
+
 # ----------------------------------------------------------------------- public
 def segment_lungs(
     ct: Volume,
@@ -446,32 +471,14 @@ def segment_lungs(
     lap("outside_air")
 
     min_ml = _minimum_ml(hu.shape[0] * float(spacing[2]), min_lung_ml)
-    first_midline = find_midline(scan, None)
-    airway = find_airway(
-        inside, scan.hu, scan.spacing, first_midline.x, scan.air_level, _search_floor(inside, scan)
-    )
-    labels, count, airway, carina = _label_around_airway(inside, airway, scan, min_ml)
-    trachea_labels = _joined_to(airway, labels) if carina else set()
+    labels, airway, regions = _air_regions(scan, inside, min_ml)
     lap("airways")
 
-    near_outside = grow(scan.outside, through_slices=True) & ~scan.outside
-    contact = np.bincount(labels[near_outside], minlength=count + 1)
-    del near_outside
-    regions = describe_regions(
-        labels,
-        count,
-        scan,
-        min_ml=0.05 * min_ml,
-        trachea_labels=trachea_labels,
-        outside_contact=contact,
-    )
-    for region in regions:  # crumbs of lumen beside the airway are not lungs
-        region.trachea &= region.volume_ml >= min_ml
     midline = find_midline(scan, airway.x)
     choice = _choose(regions, labels, scan, midline, min_ml)
     if not choice.pieces:
         raise LungNotFoundError(ct.source, _not_found_reason(regions, choice, min_ml))
-    side = np.zeros(labels.shape, np.uint8)
+    side = np.zeros(labels.shape, np.uint8)  # coarse cells: 1 right lung, 2 left lung
     for piece in choice.pieces:
         view = side[piece.region.box]
         view[piece.part] = piece.side
@@ -484,8 +491,7 @@ def segment_lungs(
     fine = fine_labels(hu, scan, side, airway.mask, (low, high))
     lap("fine")
     voxel_ml = float(np.prod(spacing)) / 1000.0
-    mapping = {v: v for v in fine.histograms}  # labels already are 1 right, 2 left
-    warnings, volumes, medians = _warnings(fine, mapping, scan, choice, midline, voxel_ml)
+    warnings, volumes, medians = _warnings(fine, scan, choice, midline, voxel_ml)
     notes = list(choice.notes)
     if midline.source != "trachea":
         notes.append(f"midline from the {midline.source}")

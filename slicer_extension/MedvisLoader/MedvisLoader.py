@@ -625,7 +625,9 @@ class MedvisLoaderLogic(ScriptedLoadableModuleLogic):
                 name=f"{volumeNode.GetName()} lungs",
                 className="vtkMRMLLabelMapVolumeNode",
             )
-        notes = tuple(getattr(segmentation, "notes", ()))
+        # What the result cannot promise first (cut lungs, one lung, odd HU...), then how.
+        warnings = tuple(f"Warning: {w}" for w in getattr(segmentation, "warnings", ()))
+        notes = warnings + tuple(getattr(segmentation, "notes", ()))
         return LungResult(models, volumesMl, meshVolumesMl, labelmap, notes)
 
     # -------------------------------------------------------------------- scenes
