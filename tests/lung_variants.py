@@ -222,6 +222,23 @@ def reorder(
     )
 
 
+def thin_slices(ct: Volume, factor: int) -> Volume:
+    """Each slice split in ``factor`` thinner ones (same values), on a grid ``factor``
+    times finer along k with the same extent: slice ``k`` covering ``[k - 0.5, k + 0.5)``
+    becomes slices at ``k - 0.5 + (m + 0.5) / factor``."""
+    spacing = np.array(ct.spacing, float)
+    spacing[2] /= factor
+    origin = ct.index_to_world_points([0.0, 0.0, -0.5 + 0.5 / factor])
+    return Volume(
+        np.repeat(ct.array, factor, axis=0),
+        spacing=spacing,
+        origin=origin,
+        direction=ct.direction,
+        metadata=ct.metadata,
+        source=ct.source,
+    )
+
+
 def thick_slices(ct: Volume, thickness_mm: float) -> Volume:
     """Slabs of ``thickness_mm`` along k, each the overlap-weighted mean of the thin slices.
 

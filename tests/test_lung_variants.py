@@ -158,6 +158,10 @@ CASES: dict[str, Case] = {
     ),
     "noise-100HU": _case(lambda c: lv.with_noise(c.ct, 100.0, seed=7), {"bottom"}, {"top", "side"}),
     "slices-5mm": _case(lambda c: lv.thick_slices(c.ct, 5.0), {"bottom"}, {"top", "side"}),
+    # Thin slices (0.5 mm: 4 x the slices, cells of 3 slices), on the bottom third.
+    "slices-0.5mm": _case(
+        lambda c: lv.thin_slices(lv.crop(c.ct, k=slice(0, THIRD)), 4), {"top", "bottom"}, {"side"}
+    ),
     "prone": _case(lambda c: lv.prone(c.ct, c.body), {"bottom"}, {"top", "side"}),
 }
 
