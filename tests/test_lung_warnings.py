@@ -228,3 +228,44 @@ def test_a_small_base_beside_a_found_lung_is_kept_on_a_long_scan(phantom) -> Non
         assert _dice(lungs.labels.array == value, truth == value) > 0.9
     text = " ".join(lungs.warnings)
     assert "left lung" in text and "under 50 mL" in text and "ratio" in text
+
+
+def test_pydicom_ct_small_both_lungs_either_side_of_the_spine() -> None:
+    """pydicom's CT_small: one 5 mm slice, 85 mm wide, around a vertebra off the scanner's
+    centre, both lungs cut by the image's corners (not taken for the room's air)."""
+    from pydicom.data import get_testdata_file
+
+    ct = medvis.load(get_testdata_file("CT_small.dcm"))
+    lungs = segment_lungs(ct)
+    assert lungs.midline == "spine"
+    assert set(lungs.names) == {RIGHT_LUNG, LEFT_LUNG}
+    centres = {}
+    for value in (RIGHT_LUNG, LEFT_LUNG):
+        k, j, i = np.nonzero(lungs.labels.array == value)
+        centres[value] = ct.index_to_world_points([i.mean(), j.mean(), k.mean()])[0]
+        assert 2.0 < lungs.volumes_ml[value] < 10.0
+    spine_x = ct.index_to_world_points([63.5, 63.5, 0])[0]  # the vertebra is centred
+    assert centres[RIGHT_LUNG] < spine_x - 20 < spine_x + 20 < centres[LEFT_LUNG]
+    assert sum("cut by" in w for w in lungs.warnings) == 2
+
+
+@pytest.mark.parametrize(
+    ("quarter", "side"),
+    [((slice(256, 512), slice(0, 256)), LEFT_LUNG), ((slice(0, 256), slice(0, 256)), RIGHT_LUNG)],
+    ids=["left-front", "right-front"],
+)
+def test_a_quarter_without_trachea_trunk_or_spine_says_the_side_is_a_guess(
+    quarter: tuple[slice, slice], side: int
+) -> None:
+    """Front quarters of the chest CT: no anatomy tells the midline; the scanner's x = 0
+    is used (the patient lies centred) and the warnings say the side is a guess."""
+    ct = medvis.load(shared_data("chest-ct", "dicom"))
+    i, j = quarter
+    crop = ct.replace(
+        array=np.ascontiguousarray(ct.array[:, j, i]),
+        origin=ct.index_to_world_points([i.start, j.start, 0]),
+    )
+    lungs = segment_lungs(crop)
+    assert set(lungs.names) == {side}
+    assert lungs.midline == "table centre"
+    assert any("could not be told from anatomy" in w for w in lungs.warnings)

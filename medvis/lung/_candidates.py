@@ -106,14 +106,14 @@ def lung_likeness(region: Region) -> float:
       less (gas) not at all; medians above -500 HU (mostly tissue: partial volume, not
       aerated lung) fade out again.
     * Position (0.25): a centroid behind the front 45 % of the trunk counts fully, one
-      in its front 20 % not at all.
+      in its front 20 % not at all, nor one behind the trunk's back (a table's mattress).
     * Height (0.25): lungs reach the top of the chest; a region whose top is more than
       150 mm below the top of the scan gets no weight here.
 
     Pure gas therefore scores at most 0.5, below :data:`LUNG_LIKE`, wherever it lies.
     """
     hu = _ramp(region.above_air, 55.0, 110.0) * _ramp(region.median_hu, -350.0, -500.0)
-    position = _ramp(region.ap_position, 0.2, 0.45)
+    position = _ramp(region.ap_position, 0.2, 0.45) * _ramp(region.ap_position, 1.1, 0.95)
     height = _ramp(region.top_gap_mm, 150.0, 30.0)
     features = {"hu": hu, "position": position, "height": height}
     return float(sum(_WEIGHTS[name] * value for name, value in features.items()))

@@ -111,6 +111,9 @@ class CoarseScan:
     air_level : float
         Median block mean of the outside air away from the body: what pure air reads
         as on this scan, at this noise (-1000 when there is no outside air).
+    isocentre_x : float or None
+        Coarse x index of the world's x = 0 (the scanner's centre, where patients are
+        laid) when it lies in or near the image (within half of its width).
     """
 
     step: tuple[int, int, int]
@@ -123,6 +126,7 @@ class CoarseScan:
     outside: NDArray[np.bool_]
     trunk_cut_x: bool
     air_level: float
+    isocentre_x: float | None = None
 
     @property
     def cell_ml(self) -> float:
@@ -347,22 +351,49 @@ def _mostly_outside(labels: NDArray[Any], count: int, hull: NDArray[np.bool_]) -
     return result
 
 
-def _outside_air(air: NDArray[np.bool_], hull: NDArray[np.bool_]) -> NDArray[np.bool_]:
+#: How far (fine voxels) outside the image the world's x = 0 may lie to be used.
+_NEAR_ISOCENTRE = 256
+#: Mean block value above which air cut by the image's edge is lung, not the room's air.
+_LUNG_DENSE_HU = -890.0
+
+
+def _outside_air(
+    air: NDArray[np.bool_], hull: NDArray[np.bool_], hu: NDArray[np.int16]
+) -> NDArray[np.bool_]:
     """Air regions of each slice lying mostly outside the trunk's hull.
 
     Slice by slice, not in 3-D: when the face is in the scan the airways and lungs join
     the room's air through the mouth and nose, but never within an axial slice of the
-    chest. A lung cut by the field of view stays inside the hull.
+    chest. A lung cut by the field of view stays inside the hull; one cut in an image
+    corner can fall outside it, and is told from the room's air by its density (lung
+    parenchyma, mean above -890 HU, where the room's air reads about -1000).
     """
     outside = np.zeros(air.shape, bool)
     for z in range(air.shape[0]):
         regions, count = ndi.label(air[z])
-        if count:
-            outside[z] = _mostly_outside(regions, count, hull[z])[regions]
+        if not count:
+            continue
+        is_outside = _mostly_outside(regions, count, hull[z])
+        if is_outside.any():
+            border = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
+            at_edge = np.zeros(count + 1, bool)
+            at_edge[border] = True
+            total = np.bincount(regions.ravel(), minlength=count + 1)
+            sums = np.bincount(regions.ravel(), weights=hu[z].ravel(), minlength=count + 1)
+            dense = sums > _LUNG_DENSE_HU * np.maximum(total, 1)
+            is_outside &= ~(at_edge & dense)
+            is_outside[0] = False
+        outside[z] = is_outside[regions]
     return outside
 
 
-def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float) -> CoarseScan:
+def coarse_scan(
+    hu: NDArray[Any],
+    spacing_xyz: NDArray[np.float64],
+    high: float,
+    *,
+    x0_index: float | None = None,
+) -> CoarseScan:
     """Reduce a canonical CT to ~2 mm cells and find air, body and outside air.
 
     Parameters
@@ -373,6 +404,8 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
         Voxel size along x, y, z.
     high : float
         Air threshold: cells at or below it are air.
+    x0_index : float, optional
+        Fine x index of the world's x = 0.
     """
     step = _steps(spacing_xyz)
     pad_value = _padding_value(hu)
@@ -390,7 +423,7 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
     # join things to the trunk: a 1-cell opening in-plane first.
     hull, populated, cut = _trunks(tissue, padding)
     del tissue
-    outside = _outside_air(air, hull)
+    outside = _outside_air(air, hull, means)
     trunk_cut_x = int(np.count_nonzero(cut)) > 0.2 * max(1, int(np.count_nonzero(populated)))
     spacing = np.asarray(spacing_xyz, float) * np.array(step[::-1], float)
     # Pure outside air: two cells away from anything else (every other slice suffices).
@@ -408,4 +441,10 @@ def coarse_scan(hu: NDArray[Any], spacing_xyz: NDArray[np.float64], high: float)
         outside=outside,
         trunk_cut_x=trunk_cut_x,
         air_level=air_level,
+        isocentre_x=(
+            (x0_index - (step[2] - 1) / 2.0) / step[2]
+            if x0_index is not None
+            and -_NEAR_ISOCENTRE <= x0_index <= hu.shape[2] + _NEAR_ISOCENTRE
+            else None
+        ),
     )

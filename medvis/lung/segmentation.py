@@ -98,7 +98,8 @@ class LungSegmentation:
         the airways split them), "erosion" (they touched and were cut where thinnest),
         "midline" (cut at the midline), or "single" (only one lung found).
     midline : str
-        Where the body's midline came from: "trachea", "trunk", "spine", "image centre".
+        Where the body's midline came from: "trachea", "trunk", "spine", or (guesses,
+        with a warning) "table centre" (the scanner's x = 0), "image centre".
     warnings : tuple of str
         What the result cannot promise: lungs cut by the edges of the scan (volumes are
         lower bounds), only one lung and why, implausible HU, small lungs, unusual
@@ -266,7 +267,7 @@ def _missing_reason(side: int, scan: CoarseScan, choice: _Choice, midline: Midli
             f"the lung-like air there ({sum(p.volume_ml for p in gone):.1f} mL) is below the "
             "minimum for this coverage"
         )
-    if midline.source == "image centre":
+    if not midline.anatomical:
         return "no midline could be found from anatomy, so the side is a guess"
     return "no aerated lung on that side (collapsed, filled, removed, or outside the lung window)"
 
@@ -285,6 +286,14 @@ def _warnings(
                 f"{name} is cut by the {', '.join(edges)} of the scan: its volume is a lower bound"
             )
     present = set(volumes)
+    if present and not midline.anatomical:
+        where = "the scanner's x = 0 (patients lie centred on the table)"
+        if midline.source == "image centre":
+            where = "the image's centre"
+        warnings.append(
+            "right and left could not be told from anatomy (no trachea, whole trunk or "
+            f"spine in the scan): the sides assume the body's midline at {where}; check them"
+        )
     for side in (RIGHT_LUNG, LEFT_LUNG):
         if side not in present and present:
             (only,) = present
@@ -464,7 +473,9 @@ def segment_lungs(
     reo = canonical_reorientation(ct)
     hu = reo.to_canonical(ct.array)  # a view: only slabs of it are ever copied
     spacing = reo.spacing
-    scan = coarse_scan(hu, spacing, high)
+    # Canonical x index of the world's x = 0 (a last resort for right and left).
+    x0 = -float(reo.origin[0]) / float(reo.direction[0, 0] * spacing[0])
+    scan = coarse_scan(hu, spacing, high, x0_index=x0)
     if not scan.air.any():
         raise LungNotFoundError(ct.source, f"no voxel at or below {high:g} HU: is this a CT in HU?")
     inside = scan.air & ~scan.outside
