@@ -269,3 +269,19 @@ def test_a_quarter_without_trachea_trunk_or_spine_says_the_side_is_a_guess(
     assert set(lungs.names) == {side}
     assert lungs.midline == "table centre"
     assert any("could not be told from anatomy" in w for w in lungs.warnings)
+
+
+@pytest.mark.parametrize(
+    ("array", "words"),
+    [
+        (np.full((3, 40, 40), -1000, np.int16), "one constant value"),
+        (np.full((2, 30, 30), -3024, np.int16), "one constant value"),
+        (np.full((4, 32, 32), np.nan, np.float32), "is this a CT in HU"),
+        (np.zeros((2, 2, 2), np.float32), "is this a CT in HU"),
+    ],
+    ids=["constant-air", "constant-padding", "all-nan", "tiny-tissue"],
+)
+def test_degenerate_volumes_are_a_clear_error(array: np.ndarray, words: str) -> None:
+    """Typed errors with the reason, and no numpy warning on the way (warnings are errors)."""
+    with pytest.raises(LungNotFoundError, match=words):
+        segment_lungs(medvis.Volume(array, source="odd.nii.gz"))

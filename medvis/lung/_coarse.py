@@ -229,6 +229,8 @@ def _block_reduce(
 
     for z0 in range(0, nz, chunk):
         block = contiguous(hu[z0 : z0 + chunk])
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            block = np.nan_to_num(block, nan=0.0, posinf=3000.0, neginf=-1024.0)  # not air
         c0 = z0 // sz
         depth = _block_counts(block.shape[0], sz)
         rows = slice(c0, c0 + len(depth))

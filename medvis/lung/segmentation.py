@@ -477,7 +477,13 @@ def segment_lungs(
     x0 = -float(reo.origin[0]) / float(reo.direction[0, 0] * spacing[0])
     scan = coarse_scan(hu, spacing, high, x0_index=x0)
     if not scan.air.any():
-        raise LungNotFoundError(ct.source, f"no voxel at or below {high:g} HU: is this a CT in HU?")
+        if scan.padding is not None and scan.padding.all():
+            reason = f"the image holds nothing but one constant value ({scan.pad_value:g})"
+        elif float(np.max(scan.hu)) <= high:
+            reason = f"every voxel is at or below {high:g} HU: no body in the image"
+        else:
+            reason = f"no voxel at or below {high:g} HU: is this a CT in HU?"
+        raise LungNotFoundError(ct.source, reason)
     inside = scan.air & ~scan.outside
     lap("outside_air")
 
