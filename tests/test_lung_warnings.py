@@ -285,3 +285,19 @@ def test_degenerate_volumes_are_a_clear_error(array: np.ndarray, words: str) -> 
     """Typed errors with the reason, and no numpy warning on the way (warnings are errors)."""
     with pytest.raises(LungNotFoundError, match=words):
         segment_lungs(medvis.Volume(array, source="odd.nii.gz"))
+
+
+def test_coarse_cells_stay_within_budget_on_large_scans() -> None:
+    """Block sizes: about 2 mm, but never more than 20 million cells (4-byte label maps)."""
+    from medvis.lung._coarse import _MAX_CELLS, _steps
+
+    assert _steps(np.array([0.977, 0.977, 2.0]), (141, 512, 512)) == (1, 2, 2)
+    assert _steps(np.array([0.6, 0.6, 0.625]), (600, 512, 512)) == (3, 3, 3)
+    for spacing, shape in (
+        ((1.37, 1.37, 3.0), (300, 512, 512)),
+        ((1.37, 1.37, 1.5), (800, 512, 512)),
+    ):
+        step = _steps(np.array(spacing), shape)
+        cells = np.prod([-(-n // s) for n, s in zip(shape, step, strict=True)])
+        assert cells <= _MAX_CELLS
+        assert step[1] == step[2]  # square cells in-plane

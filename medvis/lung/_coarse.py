@@ -141,10 +141,29 @@ class CoarseScan:
         )
 
 
-def _steps(spacing_xyz: NDArray[np.float64]) -> tuple[int, int, int]:
-    """Block size per axis (z, y, x) giving cells of about 2 mm."""
-    sx, sy, sz = (float(s) for s in spacing_xyz)
-    return tuple(max(1, round(2.0 / s)) for s in (sz, sy, sx))  # type: ignore[return-value]
+#: Most cells the coarse grid may hold (its label maps are 4 bytes a cell).
+_MAX_CELLS = 20_000_000
+
+
+def _steps(spacing_xyz: NDArray[np.float64], shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Block size per axis (z, y, x): cells of about 2 mm, and at most ``_MAX_CELLS``.
+
+    A large scan with coarse pixels (1.4 mm over 600 slices) would otherwise keep one cell
+    per voxel; its blocks grow, in-plane while its cells are no thicker than the slices.
+    """
+    sizes = [float(s) for s in spacing_xyz[::-1]]  # z, y, x
+    step = [max(1, round(2.0 / s)) for s in sizes]
+
+    def cells() -> int:
+        return int(np.prod([-(-n // st) for n, st in zip(shape, step, strict=True)]))
+
+    while cells() > _MAX_CELLS:
+        if sizes[1] * step[1] <= sizes[0] * step[0]:  # in-plane, both axes alike
+            step[1] += 1
+            step[2] += 1
+        else:
+            step[0] += 1
+    return (step[0], step[1], step[2])
 
 
 def _padding_value(hu: NDArray[Any]) -> float | None:
@@ -409,7 +428,7 @@ def coarse_scan(
     x0_index : float, optional
         Fine x index of the world's x = 0.
     """
-    step = _steps(spacing_xyz)
+    step = _steps(spacing_xyz, hu.shape)
     pad_value = _padding_value(hu)
     means, any_pad, all_pad = _block_reduce(hu, step, pad_value)
     padding = None
