@@ -101,6 +101,22 @@ class Reorientation:
             out[self.axes[axis]] = slice(start, stop)
         return (out[0], out[1], out[2])
 
+    def box_to_canonical(
+        self, box: tuple[slice, ...], shape: tuple[int, ...]
+    ) -> tuple[slice, slice, slice]:
+        """The canonical-order slices of a box given in storage order.
+
+        ``shape`` is the storage array's shape.
+        """
+        out: list[slice] = []
+        for axis in range(3):
+            storage_axis = self.axes[axis]
+            start, stop = int(box[storage_axis].start), int(box[storage_axis].stop)
+            if axis in self.flips:
+                start, stop = shape[storage_axis] - stop, shape[storage_axis] - start
+            out.append(slice(start, stop))
+        return (out[0], out[1], out[2])
+
     @property
     def is_identity(self) -> bool:
         """True when the storage order already is the canonical one."""

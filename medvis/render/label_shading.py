@@ -69,21 +69,6 @@ class _DepthMap:
     extent: tuple[float, float, float, float]  # xmin, xmax, zmin, zmax in mm (voxel edges)
 
 
-def _canonical_box(
-    reorientation: Reorientation, box: tuple[slice, ...], shape: tuple[int, ...]
-) -> list[tuple[int, int]]:
-    """The canonical [z, y, x] index ranges of a storage-order box."""
-    out = []
-    for axis in range(3):
-        storage_axis = reorientation.axes[axis]
-        part = box[storage_axis]
-        start, stop = int(part.start), int(part.stop)
-        if axis in reorientation.flips:
-            start, stop = shape[storage_axis] - stop, shape[storage_axis] - start
-        out.append((start, stop))
-    return out
-
-
 def _depth_map(
     labels: Volume,
     reorientation: Reorientation,
@@ -97,7 +82,8 @@ def _depth_map(
     steps = [f * s for f, s in zip(factors, spacing_zyx, strict=True)]
     sigmas = [max(smooth_mm / step, 1.2) for step in steps]  # >= 1.2 cells: no terraces
     pads = [int(np.ceil(3.0 * sg)) + 2 for sg in sigmas]  # coarse cells of margin
-    ranges = _canonical_box(reorientation, box, labels.array.shape)
+    canonical_box = reorientation.box_to_canonical(box, labels.array.shape)
+    ranges = [(part.start, part.stop) for part in canonical_box]
 
     # Occupancy of coarse blocks aligned to the box's first voxel (so the grid is the
     # same in world terms whatever the storage order).
