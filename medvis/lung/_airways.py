@@ -10,7 +10,7 @@ the lungs are then told apart another way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -51,6 +51,15 @@ class Airway:
     tube_mm: float
     reason: str
     top_z: int = -1
+    _box: tuple[slice, ...] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def box(self) -> tuple[slice, ...]:
+        """Coarse slices holding the airway's cells (computed once)."""
+        if self._box is None:
+            found = ndi.find_objects(self.mask.view(np.uint8))
+            self._box = found[0] if found and found[0] is not None else (slice(0, 0),) * 3
+        return self._box
 
     def rejected(self, reason: str) -> Airway:
         """The same search, with the tube not taken for a trachea and why."""

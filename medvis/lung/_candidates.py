@@ -15,6 +15,7 @@ a confirmed trachea is lung whatever its score.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -135,6 +136,7 @@ def describe_regions(
     min_ml: float,
     trachea_labels: set[int],
     outside_contact: NDArray[np.int64] | None = None,
+    objects: list[Any] | None = None,
 ) -> list[Region]:
     """Features of every region of at least ``min_ml``, largest first.
 
@@ -152,6 +154,8 @@ def describe_regions(
         Labels joined to the confirmed trachea.
     outside_contact : ndarray, optional
         Per label, its cells next to outside air.
+    objects : list, optional
+        ``scipy.ndimage.find_objects(labels)`` when already known.
     """
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
@@ -159,7 +163,8 @@ def describe_regions(
     wanted = [int(v) for v in np.argsort(sizes)[::-1] if v > 0 and sizes[v] * cell >= min_ml]
     if not wanted:
         return []
-    objects = ndi.find_objects(labels, max_label=count)
+    if objects is None:
+        objects = ndi.find_objects(labels, max_label=count)
     front, back = _trunk_front_back(scan.trunk_hull)
     nz = labels.shape[0]
     regions = []

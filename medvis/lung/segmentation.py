@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -340,15 +341,14 @@ def _search_floor(inside: NDArray[np.bool_], scan: CoarseScan) -> int:
 
 def _joined_to(airway: Airway, labels: NDArray[np.int32]) -> set[int]:
     """Labels of the regions next to the airway's cells."""
-    (box,) = ndi.find_objects(airway.mask.view(np.uint8))
-    box = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in box)
+    box = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in airway.box)
     near = grow(airway.mask[box], through_slices=True)
     return {int(v) for v in np.unique(labels[box][near]) if v > 0}
 
 
 def _label_around_airway(
     inside: NDArray[np.bool_], airway: Airway, scan: CoarseScan, min_ml: float
-) -> tuple[NDArray[np.int32], int, Airway, bool]:
+) -> tuple[NDArray[np.int32], int, Airway, bool, list[Any]]:
     """Label the enclosed air without the airway, if the airway is a trachea.
 
     A tube that branches into regions on both sides of it (the carina) is a trachea,
@@ -359,7 +359,7 @@ def _label_around_airway(
     """
     if not airway.confirmed:
         labels, count = ndi.label(inside)
-        return labels, count, airway, False
+        return labels, count, airway, False, ndi.find_objects(labels)
     labels, count = ndi.label(inside & ~airway.mask)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     objects = ndi.find_objects(labels)
@@ -368,7 +368,7 @@ def _label_around_airway(
     centres = [0.5 * (b[2].start + b[2].stop - 1) for b in boxes]
     assert airway.x is not None
     if any(c < airway.x for c in centres) and any(c > airway.x for c in centres):
-        return labels, count, airway, True
+        return labels, count, airway, True, objects
     top = max((b[0].stop - 1 for b in boxes), default=None)
     above_mm = (airway.top_z - top) * float(scan.spacing[2]) if top is not None else 0.0
     lung_like = all(
@@ -377,7 +377,7 @@ def _label_around_airway(
         for v in joined
     )
     if boxes and above_mm >= MIN_TUBE_MM and lung_like:
-        return labels, count, airway, False
+        return labels, count, airway, False, objects
     reason = (
         "the air tube near the midline opens on one side only, into "
         + ("air that is not lung (gas)" if boxes and not lung_like else "what lies below it")
@@ -385,22 +385,23 @@ def _label_around_airway(
         + ": an oesophagus or a bowel loop, not a trachea"
     )
     labels, count = ndi.label(inside)
-    return labels, count, airway.rejected(reason), False
+    return labels, count, airway.rejected(reason), False, ndi.find_objects(labels)
 
 
 def _air_regions(
     scan: CoarseScan, inside: NDArray[np.bool_], min_ml: float
-) -> tuple[NDArray[np.int32], Airway, list[Region]]:
+) -> tuple[NDArray[np.int32], Airway, list[Region], Midline]:
     """The enclosed air's regions (airway kept out when it is a trachea), described.
 
-    Returns the coarse label map, the airway search and the regions of at least a
-    twentieth of ``min_ml``, largest first.
+    Returns the coarse label map, the airway search, the regions of at least a
+    twentieth of ``min_ml`` (largest first) and the body's midline (the trachea's when
+    one was accepted).
     """
     first_midline = find_midline(scan, None)
     airway = find_airway(
         inside, scan.hu, scan.spacing, first_midline.x, scan.air_level, _search_floor(inside, scan)
     )
-    labels, count, airway, carina = _label_around_airway(inside, airway, scan, min_ml)
+    labels, count, airway, carina, objects = _label_around_airway(inside, airway, scan, min_ml)
     trachea_labels = _joined_to(airway, labels) if carina else set()
     near_outside = grow(scan.outside, through_slices=True) & ~scan.outside
     contact = np.bincount(labels[near_outside], minlength=count + 1)
@@ -412,10 +413,12 @@ def _air_regions(
         min_ml=0.05 * min_ml,
         trachea_labels=trachea_labels,
         outside_contact=contact,
+        objects=objects,
     )
     for region in regions:  # crumbs of lumen beside the airway are not lungs
         region.trachea &= region.volume_ml >= min_ml
-    return labels, airway, regions
+    midline = first_midline if airway.x is None else Midline(airway.x, "trachea")
+    return labels, airway, regions, midline
 
 
 # ----------------------------------------------------------------------- public
@@ -488,10 +491,9 @@ def segment_lungs(
     lap("outside_air")
 
     min_ml = _minimum_ml(hu.shape[0] * float(spacing[2]), min_lung_ml)
-    labels, airway, regions = _air_regions(scan, inside, min_ml)
+    labels, airway, regions, midline = _air_regions(scan, inside, min_ml)
     lap("airways")
 
-    midline = find_midline(scan, airway.x)
     choice = _choose(regions, labels, scan, midline, min_ml)
     if not choice.pieces:
         raise LungNotFoundError(ct.source, _not_found_reason(regions, choice, min_ml))
