@@ -189,6 +189,8 @@ def lung_surfaces(volume: Any) -> list[tuple[Any, tuple[float, float, float]]]:
     from medvis.lung import display_mesh, label_surfaces, segment_lungs
 
     lungs = segment_lungs(volume)
+    for warning in lungs.warnings:
+        print(f"medvis: warning: {warning}", file=sys.stderr)
     for note in lungs.notes:
         print(f"medvis: note: {note}", file=sys.stderr)
     meshes = label_surfaces(

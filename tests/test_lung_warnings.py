@@ -301,3 +301,13 @@ def test_coarse_cells_stay_within_budget_on_large_scans() -> None:
         cells = np.prod([-(-n // s) for n, s in zip(shape, step, strict=True)])
         assert cells <= _MAX_CELLS
         assert step[1] == step[2]  # square cells in-plane
+
+
+def test_the_viewer_says_the_warnings_too(phantom, capsys: pytest.CaptureFixture[str]) -> None:
+    from medvis.cli_view import lung_surfaces
+
+    z = _world_z(phantom.volume)[:, 0, 0]
+    surfaces = lung_surfaces(_crop_k(phantom.volume, 0, int(np.searchsorted(z, 0.0))))
+    assert len(surfaces) == 2
+    err = capsys.readouterr().err
+    assert "medvis: warning: right lung is cut by the top" in err
