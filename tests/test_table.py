@@ -7,8 +7,8 @@ import pytest
 import scipy.ndimage as ndi
 
 import medvis
-from medvis.pipeline.table import find_table
 from medvis.phantoms import chest_phantom
+from medvis.pipeline.table import find_table
 from tests import lung_variants as lv
 from tests._data import shared_data
 
