@@ -29,6 +29,16 @@ def _size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
+def _shift(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shift is a number of data units, not {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"shift must be a finite number, not {text!r}")
+    return value
+
+
 def add_parser(sub: Any) -> None:
     """Register ``render`` and ``presets``."""
     render = sub.add_parser(
@@ -46,6 +56,13 @@ def add_parser(sub: Any) -> None:
         "--input", help="use this input instead of the scene's (path or phantom:chest)"
     )
     render.add_argument("--preset", help="volume-rendering preset (see 'medvis presets')")
+    render.add_argument(
+        "--shift",
+        type=_shift,
+        metavar="UNITS",
+        help="move the preset along the data range by UNITS data units (e.g. HU), as "
+        "Slicer's preset shift; relative (MR) presets are fitted to the data first",
+    )
     render.add_argument("--camera", help="anterior, posterior, left, right, superior, inferior")
     render.add_argument(
         "--size", type=_size, help="WIDTHxHEIGHT in pixels (panel size for --slices)"
@@ -125,7 +142,7 @@ def _render(args: argparse.Namespace) -> int:
     if is_scene:
         scene = scenes.load_scene(source)
         data = dict(scene.data)
-        if args.preset or args.blend or args.mapper != "auto":
+        if args.preset or args.blend or args.mapper != "auto" or args.shift is not None:
             layers = []
             for layer in data.get("layers", []):
                 layer = dict(layer)
@@ -136,6 +153,8 @@ def _render(args: argparse.Namespace) -> int:
                         layer["blend"] = args.blend
                     if args.mapper != "auto":
                         layer["mapper"] = args.mapper
+                    if args.shift is not None:
+                        layer["shift"] = args.shift
                 layers.append(layer)
             if layers:
                 data["layers"] = layers
@@ -179,8 +198,10 @@ def _render(args: argparse.Namespace) -> int:
                 size=args.size or (512, 512),
                 blend=args.blend,
                 mapper=args.mapper,
+                shift=args.shift or 0.0,
             )
-            what = f"{source} with {preset}"
+            name = preset if isinstance(preset, str) else preset.name
+            what = f"{source} with {name}" + (f", shift {args.shift:g}" if args.shift else "")
     from medvis.render import save_png
 
     save_png(rgb, target, force=args.force)

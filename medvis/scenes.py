@@ -42,7 +42,7 @@ _INPUT = {"path", "frame", "series"}
 _OUTPUT = {"path", "size", "background", "orientation_marker"}
 _CAMERA = CAMERA_KEYS
 _LAYERS: dict[str, set[str]] = {
-    "volume": {"type", "preset", "blend", "shade", "crop", "mapper", "sample_distance"},
+    "volume": {"type", "preset", "blend", "shade", "crop", "mapper", "sample_distance", "shift"},
     "slice": {"type", "plane", "normal", "point", "window", "opacity", "interpolation"},
     "surface": {"type", "level", "color", "opacity"},
     "mesh": {"type", "path", "space", "color", "opacity"},
@@ -166,6 +166,11 @@ def parse_scene(data: Mapping[str, Any], *, source: Path | None = None) -> Scene
             for key, count in (("point", 3), ("normal", 3), ("color", 3), ("crop", 6)):
                 if key in layer:
                     _numbers(source, f"layer {number} {key}", layer[key], count)
+            shift = layer.get("shift", 0.0)
+            if not isinstance(shift, (int, float)) or isinstance(shift, bool):
+                raise _fail(
+                    source, f"layer {number} shift must be a number (data units), got {shift!r}"
+                )
             if layer["type"] == "surface" and "level" not in layer:
                 raise _fail(source, f"layer {number} (surface) needs a level")
             if layer["type"] == "mesh" and "path" not in layer:
@@ -308,14 +313,15 @@ def render_scene(
             if kind == "volume":
                 view.add_volume(
                     volume,
-                    preset_from_mapping(
-                        layer.get("preset") or render.volume_render.default_preset(volume)
-                    ),
+                    preset_from_mapping(layer["preset"])
+                    if layer.get("preset")
+                    else render.volume_render.default_preset(volume),
                     mapper=layer.get("mapper", "auto"),
                     blend=layer.get("blend"),
                     shade=layer.get("shade"),
                     crop=layer.get("crop"),
                     sample_distance=layer.get("sample_distance"),
+                    shift=float(layer.get("shift", 0.0)),
                 )
             elif kind == "slice":
                 plane = reslice(

@@ -1,16 +1,26 @@
-"""Transfer-function presets and window/level presets (pure data, no OpenGL)."""
+"""Transfer-function presets and window/level presets; presets fitted to the data.
+
+Pure data except the few tests that take the ``gl`` fixture and render 64-pixel pictures.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import medvis
 from medvis.cli import main
+from medvis.phantoms import chest_phantom
 from medvis.pipeline.presets import (
     PRESETS,
     custom_preset,
+    default_preset_for,
+    fit_preset,
+    foreground_range,
     get_preset,
     preset_from_mapping,
     preset_names,
@@ -22,6 +32,7 @@ from medvis.pipeline.windowing import (
     file_window,
     resolve_window,
 )
+from medvis.volume import Volume
 
 REQUIRED = [
     "CT-AAA",
@@ -136,3 +147,178 @@ def test_cli_presets_lists_names(capsys):
     payload = json.loads(capsys.readouterr().out)
     assert payload["windows"]["bone"] == {"width": 1800, "center": 400}
     assert payload["presets"]["CT-MIP"]["blend"] == "maximum"
+
+
+# --- presets fitted to the data (issue 12, items 3 and 4) ---------------------------------
+
+
+def _opacity_xs(preset):
+    return np.array([v for v, _ in preset.scalar_opacity])
+
+
+def _top_of_ramp(preset):
+    # The lowest value at which the opacity reaches its maximum: above it a MIP is white.
+    alphas = [a for _, a in preset.scalar_opacity]
+    return next(v for v, a in preset.scalar_opacity if a == max(alphas))
+
+
+def test_units_absolute_for_ct_relative_for_mr():
+    for name, preset in PRESETS.items():
+        assert preset.units == ("absolute" if name.startswith("CT") else "relative")
+    assert custom_preset("x", opacity=[(0, 0), (1, 1)]).units == "absolute"
+    assert get_preset("MR-MIP").reference_range == (98.3725, 416.637)
+    with pytest.raises(ValueError, match="units"):
+        get_preset("MR-MIP").replace(units="percent")
+
+
+def test_mr_mip_fitted_to_the_adc_map_saturates_little(data_root):
+    # Saturation measured on voxels, not pixels: a MIP pixel is white when its ray meets
+    # one voxel at or above the preset's top opacity point, so the share of foreground
+    # voxels up there is what turns the picture into a white slab (it bounds the white
+    # area from below on rays through them), and it needs no OpenGL. Foreground = nonzero:
+    # the ADC map's background is exactly 0, independent of the fitting's own threshold.
+    adc = medvis.load(data_root / "oblique-mr" / "pm-example.nrrd")
+    foreground = adc.array[adc.array > 0].astype(float)
+    raw = get_preset("MR-MIP")
+    fitted = fit_preset(raw, adc)
+    before = np.mean(foreground >= _top_of_ramp(raw))
+    after = np.mean(foreground >= _top_of_ramp(fitted))
+    assert before > 0.75  # the reported white slab (0.79 of the nonzero voxels)
+    assert after < 0.20  # measured 0.003
+    assert fitted.units == "absolute" and fitted.blend == "maximum"
+    # The ramp lies inside the data: its foot above the background, its top below the max.
+    assert 0 < fitted.reference_range[0] < fitted.reference_range[1] <= adc.array.max()
+
+
+def test_mr_mip_fitted_picture_is_not_a_white_slab(gl, data_root):
+    adc = medvis.load(data_root / "oblique-mr" / "pm-example.nrrd")
+
+    def white_share(preset):
+        rgb = gl.render_volume(adc, preset=preset, size=(64, 64), orientation_marker=False)
+        grey = rgb.max(axis=2)
+        return np.mean(grey[grey > 10] >= 250)
+
+    assert white_share(get_preset("MR-MIP").replace(units="absolute")) > 0.75  # unfitted
+    assert white_share("MR-MIP") < 0.20
+
+
+def test_mr_default_fitted_to_the_epi_stays_inside_its_range():
+    from nibabel.testing import data_path
+
+    epi = medvis.load(os.path.join(data_path, "example4d.nii.gz")).frame(0)
+    values = epi.array[epi.array > 0].astype(float)
+    raw, fitted = get_preset("MR-Default"), fit_preset("MR-Default", epi)
+    # The static: nonzero voxels far below the brain's values (13 % of them, 34..~200)
+    # are the noise around the head; unfitted, MR-Default makes them partly opaque.
+    noise = values[values < 0.5 * np.median(values)]
+
+    def opacity(preset, at):
+        xs, alphas = zip(*preset.scalar_opacity, strict=True)
+        return np.interp(at, xs, alphas)
+
+    assert opacity(raw, noise).mean() > 0.1
+    assert opacity(fitted, noise).max() == 0.0
+    # The fitted ramp lies inside the data's robust range; unfitted it ran past the max.
+    low, high = fitted.reference_range
+    assert np.percentile(values, 1) <= low < np.median(values) < high <= values.max()
+    assert raw.reference_range[0] < np.percentile(values, 1)
+    assert default_preset_for(epi).name == "MR-Default"
+
+
+def test_shift_moves_every_point_by_exactly_the_shift():
+    data = np.r_[np.zeros(1000), np.linspace(100.0, 3000.0, 3000)]
+    for name in ("CT-Bone", "CT-Lung", "MR-MIP", "MR-Default"):
+        base = fit_preset(name, data)
+        moved = fit_preset(name, data, shift=100.0)
+        assert np.allclose(_opacity_xs(moved) - _opacity_xs(base), 100.0, rtol=0, atol=1e-9)
+        colours = np.array(moved.color)[:, 0] - np.array(base.color)[:, 0]
+        assert np.allclose(colours, 100.0, rtol=0, atol=1e-9)
+        assert moved.gradient_opacity == base.gradient_opacity
+        assert [a for _, a in moved.scalar_opacity] == [a for _, a in base.scalar_opacity]
+    # A fitted preset is absolute: fitting it again only adds the new shift.
+    fitted = fit_preset("MR-MIP", data)
+    assert fit_preset(fitted, data) is fitted
+    assert np.allclose(_opacity_xs(fit_preset(fitted, data, shift=-5)), _opacity_xs(fitted) - 5)
+    with pytest.raises(ValueError, match="finite"):
+        fit_preset("CT-Bone", data, shift=float("nan"))
+
+
+def test_ct_presets_unchanged_on_hu_data():
+    ct = chest_phantom(shape_ijk=(24, 20, 16), spacing=(10.0, 10.0, 12.0))
+    for name, preset in PRESETS.items():
+        if preset.units == "absolute":
+            assert fit_preset(name, ct) is preset
+
+
+def test_same_default_preset_for_dicom_and_nifti(data_root, tmp_path):
+    dicom = medvis.load(data_root / "chest-ct" / "dicom")
+    path = tmp_path / "chest.nii.gz"
+    medvis.save(dicom, path)
+    nifti = medvis.load(path)
+    assert not nifti.metadata.get("modality")  # NIfTI keeps no modality: content decides
+    assert default_preset_for(dicom).name == default_preset_for(nifti).name == "CT-Bone"
+    from medvis.render.volume_render import default_preset
+
+    assert default_preset(nifti) is PRESETS["CT-Bone"]
+
+
+def test_default_preset_from_content_without_metadata():
+    rng = np.random.default_rng(0)
+    # HU-like: air at -1024 around a body of soft tissue (integers).
+    hu = np.full((20, 30, 30), -1024, np.int16)
+    hu[4:16, 5:25, 5:25] = rng.integers(0, 80, (12, 20, 20))
+    assert default_preset_for(Volume(hu)).name == "CT-Bone"
+    # MR-like: zero background, positive tissue with noise.
+    mr = np.zeros((20, 30, 30), np.float32)
+    mr[4:16, 5:25, 5:25] = rng.normal(600, 80, (12, 20, 20))
+    assert default_preset_for(Volume(mr)).name == "MR-Default"
+    # An MR whose metadata says so stays MR even when its numbers happen to look like HU.
+    assert default_preset_for(Volume(hu, metadata={"modality": "MR"})).name == "MR-Default"
+
+
+def test_label_map_default_shows_each_label_in_colour():
+    labels = np.zeros((10, 12, 14), np.uint8)
+    labels[2:5, 2:6, 2:6], labels[5:8, 6:10, 6:12], labels[1:3, 8:11, 1:4] = 1, 2, 7
+    preset = default_preset_for(Volume(labels))
+    assert preset.name == "Labels" and preset.units == "absolute"
+    opacity = dict(preset.scalar_opacity)
+    assert opacity[0.0] == 0.0 and opacity[1.0] > 0.5 and opacity[7.0] > 0.5
+    colour_at = {round(v): (r, g, b) for v, r, g, b in preset.color}
+    assert len({colour_at[1], colour_at[2], colour_at[7]}) == 3
+
+
+def test_real_segmentation_gets_the_label_preset(data_root):
+    seg = medvis.load(data_root / "ct-jpeg2000" / "example_seg_dicom.nii.gz")
+    assert default_preset_for(seg).name == "Labels"
+
+
+def test_foreground_range_leaves_the_background_out():
+    values = np.r_[np.zeros(5000), np.linspace(500, 900, 5000)]
+    low, high = foreground_range(values)
+    assert 500 <= low < 510 and 895 < high <= 900
+    assert foreground_range(np.full(100, 7.0)) == (7.0, 8.0)  # constant: one unit wide
+
+
+def test_cli_render_with_shift(gl, tmp_path: Path, capsys):
+    source = tmp_path / "mr.nii.gz"
+    rng = np.random.default_rng(1)
+    mr = np.zeros((16, 20, 20), np.int16)
+    mr[3:13, 4:16, 4:16] = rng.integers(400, 900, (10, 12, 12))
+    medvis.save(Volume(mr, spacing=(4.0, 4.0, 4.0)), source)
+    out = tmp_path / "x.png"
+    args = ["render", str(source), "--preset", "MR-MIP", "--size", "64"]
+    assert main([*args, "--shift", "100", "-o", str(out)]) == 0
+    assert "MR-MIP, shift 100" in capsys.readouterr().out
+    shifted = np.asarray(gl.read_png(out))
+    plain = tmp_path / "plain.png"
+    assert main([*args, "-o", str(plain)]) == 0
+    # Moving the MIP's ramp up by 100 makes the same voxels darker.
+    assert shifted.astype(float).mean() < np.asarray(gl.read_png(plain)).astype(float).mean()
+
+
+def test_cli_shift_must_be_a_number(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["render", "phantom:chest", "--shift", "abc", "-o", str(tmp_path / "x.png")])
+    assert exited.value.code == 2
+    assert "shift is a number" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

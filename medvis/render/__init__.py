@@ -96,6 +96,7 @@ def render_volume(
     background: Sequence[float] = (0.0, 0.0, 0.0),
     orientation_marker: bool = True,
     frame: int = 0,
+    shift: float = 0.0,
 ) -> NDArray[np.uint8]:
     """Volume-render ``volume`` offscreen and return the picture.
 
@@ -105,7 +106,10 @@ def render_volume(
         Any geometry (flipped, permuted, oblique: the picture is the same).
     preset : str or VolumePreset, optional
         A name from ``medvis presets`` (e.g. "CT-Lung", "CT-Bone", "MR-Default") or a
-        custom preset; by default "CT-Bone" for CT and "MR-Default" otherwise.
+        custom preset; by default one chosen from the content
+        (:func:`medvis.pipeline.presets.default_preset_for`: CT-Bone for a CT, colours for
+        a label map, MR-Default otherwise). Relative (MR) presets are fitted to the
+        volume's intensity range (:func:`medvis.pipeline.presets.fit_preset`).
     camera : str or mapping
         "anterior", "posterior", "left", "right", "superior", "inferior" (the patient's
         directions), or a mapping (see :func:`medvis.render.cameras.apply_camera`).
@@ -132,6 +136,8 @@ def render_volume(
         Draw the L/R/A/P/S/I cube in the lower-left corner.
     frame : int
         Frame of a 4-D volume.
+    shift : float
+        Move the preset along the data range by this many data units (Slicer's shift).
 
     Returns
     -------
@@ -153,6 +159,7 @@ def render_volume(
             shade=shade,
             crop=crop,
             sample_distance=sample_distance,
+            shift=shift,
         )
         scene.set_camera(camera, zoom=zoom, parallel=parallel)
         return scene.render()

@@ -155,6 +155,7 @@ class OffscreenScene:
         shade: bool | None = None,
         crop: Sequence[float] | None = None,
         sample_distance: float | None = None,
+        shift: float = 0.0,
     ) -> Any:
         """Add a volume rendering (see :func:`medvis.render.volume_render.make_volume_prop`)."""
         prop = make_volume_prop(
@@ -165,6 +166,7 @@ class OffscreenScene:
             shade=shade,
             crop=crop,
             sample_distance=sample_distance,
+            shift=shift,
         )
         self.errors.watch(prop.GetMapper())
         self.renderer.AddVolume(prop)

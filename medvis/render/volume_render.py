@@ -30,7 +30,7 @@ from vtkmodules.vtkRenderingVolume import (
     vtkGPUVolumeRayCastMapper,
 )
 
-from medvis.pipeline.presets import VolumePreset, get_preset
+from medvis.pipeline.presets import VolumePreset, default_preset_for, fit_preset
 from medvis.volume import Volume
 
 __all__ = [
@@ -47,10 +47,9 @@ MapperKind = Literal["auto", "gpu", "cpu"]
 _BLEND = {"composite": 0, "maximum": 1, "minimum": 2, "average": 3}
 
 
-def default_preset(volume: Volume) -> str:
-    """A sensible preset for the volume's modality ("CT-Bone" for CT, else "MR-Default")."""
-    modality = str(volume.metadata.get("modality", "")).upper()
-    return "CT-Bone" if modality == "CT" else "MR-Default"
+def default_preset(volume: Volume) -> VolumePreset:
+    """A preset that suits the volume's content (:func:`medvis.pipeline.presets.default_preset_for`)."""
+    return default_preset_for(volume)
 
 
 def volume_property(preset: VolumePreset, *, unit_distance: float = 1.0) -> vtkVolumeProperty:
@@ -121,6 +120,7 @@ def make_volume_prop(
     shade: bool | None = None,
     crop: Sequence[float] | None = None,
     sample_distance: float | None = None,
+    shift: float = 0.0,
 ) -> vtkVolume:
     """A ``vtkVolume`` showing ``volume`` in LPS world coordinates.
 
@@ -142,14 +142,17 @@ def make_volume_prop(
         Show only this LPS box (see :func:`world_box_to_crop`).
     sample_distance : float, optional
         Ray step in mm; the smallest voxel spacing by default.
+    shift : float
+        Move the preset along the data range by this many data units (Slicer's preset
+        shift). Relative (MR) presets are first fitted to the data (:func:`fit_preset`).
     """
-    chosen = get_preset(preset)
+    source = volume.frame(0) if volume.layout == "tkji" else volume
+    chosen = fit_preset(preset, source, shift=shift)
     if shade is not None:
         chosen = chosen.replace(shade=bool(shade))
     blend_name = blend or chosen.blend
     if blend_name not in _BLEND:
         raise ValueError(f"blend must be one of {list(_BLEND)}, not {blend_name!r}")
-    source = volume.frame(0) if volume.layout == "tkji" else volume
     image = _image_without_direction(source)
     step = float(sample_distance) if sample_distance else float(min(source.spacing))
     if mapper == "gpu":
@@ -179,16 +182,19 @@ def make_volume_prop(
     matrix.DeepCopy(user.ravel().tolist())
     prop.SetUserMatrix(matrix)
     prop._medvis_image = image  # type: ignore[attr-defined]
+    prop._medvis_volume = source  # type: ignore[attr-defined]  # what apply_preset fits to
     return prop
 
 
-def apply_preset(prop: vtkVolume, preset: str | VolumePreset) -> None:
+def apply_preset(prop: vtkVolume, preset: str | VolumePreset, *, shift: float = 0.0) -> None:
     """Give a prop from :func:`make_volume_prop` another preset, keeping its mapper and data.
 
     Transfer functions, shading and blending change; the mapper's cached data (e.g. the
-    CPU ray caster's gradients) is kept, so switching presets is cheap.
+    CPU ray caster's gradients) is kept, so switching presets is cheap. The preset is
+    fitted to the prop's volume and moved by ``shift`` data units as in
+    :func:`make_volume_prop`.
     """
-    chosen = get_preset(preset)
+    chosen = fit_preset(preset, prop._medvis_volume, shift=shift)  # type: ignore[attr-defined]
     unit = prop.GetProperty().GetScalarOpacityUnitDistance()
     prop.SetProperty(volume_property(chosen, unit_distance=unit))
     mapper: Any = prop.GetMapper()
