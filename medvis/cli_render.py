@@ -63,6 +63,12 @@ def add_parser(sub: Any) -> None:
         help="move the preset along the data range by UNITS data units (e.g. HU), as "
         "Slicer's preset shift; relative (MR) presets are fitted to the data first",
     )
+    render.add_argument(
+        "--keep-table",
+        action="store_true",
+        help="show the CT table (left out by default: everything beyond the patient on "
+        "the table's side is cropped away, nothing inside the body is touched)",
+    )
     render.add_argument("--camera", help="anterior, posterior, left, right, superior, inferior")
     render.add_argument(
         "--size", type=_size, help="WIDTHxHEIGHT in pixels (panel size for --slices)"
@@ -142,7 +148,13 @@ def _render(args: argparse.Namespace) -> int:
     if is_scene:
         scene = scenes.load_scene(source)
         data = dict(scene.data)
-        if args.preset or args.blend or args.mapper != "auto" or args.shift is not None:
+        if (
+            args.preset
+            or args.blend
+            or args.mapper != "auto"
+            or args.shift is not None
+            or args.keep_table
+        ):
             layers = []
             for layer in data.get("layers", []):
                 layer = dict(layer)
@@ -155,6 +167,8 @@ def _render(args: argparse.Namespace) -> int:
                         layer["mapper"] = args.mapper
                     if args.shift is not None:
                         layer["shift"] = args.shift
+                    if args.keep_table:
+                        layer["keep_table"] = True
                 layers.append(layer)
             if layers:
                 data["layers"] = layers
@@ -199,6 +213,7 @@ def _render(args: argparse.Namespace) -> int:
                 blend=args.blend,
                 mapper=args.mapper,
                 shift=args.shift or 0.0,
+                keep_table=args.keep_table,
             )
             name = preset if isinstance(preset, str) else preset.name
             what = f"{source} with {name}" + (f", shift {args.shift:g}" if args.shift else "")

@@ -42,7 +42,17 @@ _INPUT = {"path", "frame", "series"}
 _OUTPUT = {"path", "size", "background", "orientation_marker"}
 _CAMERA = CAMERA_KEYS
 _LAYERS: dict[str, set[str]] = {
-    "volume": {"type", "preset", "blend", "shade", "crop", "mapper", "sample_distance", "shift"},
+    "volume": {
+        "type",
+        "preset",
+        "blend",
+        "shade",
+        "crop",
+        "mapper",
+        "sample_distance",
+        "shift",
+        "keep_table",
+    },
     "slice": {"type", "plane", "normal", "point", "window", "opacity", "interpolation"},
     "surface": {"type", "level", "color", "opacity"},
     "mesh": {"type", "path", "space", "color", "opacity"},
@@ -171,6 +181,8 @@ def parse_scene(data: Mapping[str, Any], *, source: Path | None = None) -> Scene
                 raise _fail(
                     source, f"layer {number} shift must be a number (data units), got {shift!r}"
                 )
+            if not isinstance(layer.get("keep_table", False), bool):
+                raise _fail(source, f"layer {number} keep_table must be true or false")
             if layer["type"] == "surface" and "level" not in layer:
                 raise _fail(source, f"layer {number} (surface) needs a level")
             if layer["type"] == "mesh" and "path" not in layer:
@@ -322,6 +334,7 @@ def render_scene(
                     crop=layer.get("crop"),
                     sample_distance=layer.get("sample_distance"),
                     shift=float(layer.get("shift", 0.0)),
+                    keep_table=bool(layer.get("keep_table", False)),
                 )
             elif kind == "slice":
                 plane = reslice(

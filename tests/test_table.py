@@ -62,3 +62,34 @@ def test_prone_table_in_front_and_storage_order(chest) -> None:
 def test_no_table_no_cut() -> None:
     assert find_table(chest_phantom()) is None  # a phantom without a table
     assert find_table(medvis.Volume(np.full((4, 8, 8), -1000, np.int16))) is None
+
+
+def test_rendering_leaves_the_table_out_and_nothing_else(chest, tmp_path) -> None:
+    """The default CT rendering equals one of the scan with the table's side emptied, and
+    differs from --keep-table (the posterior view showed the table, now the back)."""
+    from medvis.cli import main
+    from medvis.render import read_png, render_volume
+
+    cut = find_table(chest)
+    assert cut is not None
+    crop = chest.replace(array=np.ascontiguousarray(chest.array[::2, ::2, ::2]))
+    crop = crop.replace(spacing=np.array(chest.spacing) * 2)
+    emptied = crop.array.copy()
+    emptied[_world_y(crop) > cut.y_mm] = -1024
+    options = {
+        "preset": "CT-Soft-Tissue",
+        "camera": "posterior",
+        "size": (96, 96),
+        "mapper": "cpu",
+        "orientation_marker": False,
+    }
+    default = render_volume(crop, **options).astype(int)
+    reference = render_volume(crop.replace(array=emptied), keep_table=True, **options).astype(int)
+    with_table = render_volume(crop, keep_table=True, **options).astype(int)
+    assert np.abs(default - reference).mean() < 1.0
+    assert np.abs(default - with_table).mean() > 2.0  # over the whole picture
+    out = tmp_path / "table.png"
+    source = str(shared_data("chest-ct", "dicom"))
+    args = ["render", source, "--preset", "CT-Bone", "--size", "48", "--keep-table", "-o", str(out)]
+    assert main(args) == 0
+    assert read_png(out).shape == (48, 48, 3)

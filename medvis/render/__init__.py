@@ -97,6 +97,7 @@ def render_volume(
     orientation_marker: bool = True,
     frame: int = 0,
     shift: float = 0.0,
+    keep_table: bool = False,
 ) -> NDArray[np.uint8]:
     """Volume-render ``volume`` offscreen and return the picture.
 
@@ -138,6 +139,9 @@ def render_volume(
         Frame of a 4-D volume.
     shift : float
         Move the preset along the data range by this many data units (Slicer's shift).
+    keep_table : bool
+        Show the CT table (left out by default for CT presets: a cropping plane just
+        beyond the patient, see :func:`medvis.pipeline.table.find_table`).
 
     Returns
     -------
@@ -160,6 +164,7 @@ def render_volume(
             crop=crop,
             sample_distance=sample_distance,
             shift=shift,
+            keep_table=keep_table,
         )
         scene.set_camera(camera, zoom=zoom, parallel=parallel)
         return scene.render()

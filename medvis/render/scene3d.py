@@ -156,6 +156,7 @@ class OffscreenScene:
         crop: Sequence[float] | None = None,
         sample_distance: float | None = None,
         shift: float = 0.0,
+        keep_table: bool = False,
     ) -> Any:
         """Add a volume rendering (see :func:`medvis.render.volume_render.make_volume_prop`)."""
         prop = make_volume_prop(
@@ -167,6 +168,7 @@ class OffscreenScene:
             crop=crop,
             sample_distance=sample_distance,
             shift=shift,
+            keep_table=keep_table,
         )
         self.errors.watch(prop.GetMapper())
         self.renderer.AddVolume(prop)

@@ -31,6 +31,7 @@ from vtkmodules.vtkRenderingVolume import (
 )
 
 from medvis.pipeline.presets import VolumePreset, default_preset_for, fit_preset
+from medvis.pipeline.table import find_table
 from medvis.volume import Volume
 
 __all__ = [
@@ -111,6 +112,11 @@ def world_box_to_crop(volume: Volume, box: ArrayLike) -> list[float]:
     return [float(v) for pair in zip(low, high, strict=True) for v in pair]
 
 
+def _intersect_boxes(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """The intersection of two LPS boxes ``(xmin, xmax, ymin, ymax, zmin, zmax)``."""
+    return [max(a[i], b[i]) if i % 2 == 0 else min(a[i], b[i]) for i in range(6)]
+
+
 def make_volume_prop(
     volume: Volume,
     preset: str | VolumePreset,
@@ -121,6 +127,7 @@ def make_volume_prop(
     crop: Sequence[float] | None = None,
     sample_distance: float | None = None,
     shift: float = 0.0,
+    keep_table: bool = False,
 ) -> vtkVolume:
     """A ``vtkVolume`` showing ``volume`` in LPS world coordinates.
 
@@ -145,6 +152,10 @@ def make_volume_prop(
     shift : float
         Move the preset along the data range by this many data units (Slicer's preset
         shift). Relative (MR) presets are first fitted to the data (:func:`fit_preset`).
+    keep_table : bool
+        Show the CT table. By default a CT preset (values in HU) leaves out everything
+        beyond the patient on the table's side (:func:`medvis.pipeline.table.find_table`):
+        a cropping plane, so no voxel changes and nothing inside the body is touched.
     """
     source = volume.frame(0) if volume.layout == "tkji" else volume
     chosen = fit_preset(preset, source, shift=shift)
@@ -168,6 +179,10 @@ def make_volume_prop(
         raise ValueError(f"mapper must be 'gpu' or 'cpu' here, not {mapper!r}")
     vtk_mapper.SetInputData(image)
     vtk_mapper.SetBlendMode(_BLEND[blend_name])
+    if not keep_table and chosen.units == "absolute" and chosen.modality == "CT":
+        table = find_table(source)
+        if table is not None:
+            crop = table.box if crop is None else _intersect_boxes(crop, table.box)
     if crop is not None:
         vtk_mapper.CroppingOn()
         vtk_mapper.SetCroppingRegionPlanes(*world_box_to_crop(source, crop))
