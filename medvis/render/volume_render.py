@@ -31,6 +31,7 @@ from vtkmodules.vtkRenderingVolume import (
 )
 
 from medvis.pipeline.presets import VolumePreset, default_preset_for, fit_preset
+from medvis.pipeline.sampling import ray_step
 from medvis.pipeline.table import find_table
 from medvis.volume import Volume
 
@@ -148,7 +149,9 @@ def make_volume_prop(
     crop : sequence of 6 floats, optional
         Show only this LPS box (see :func:`world_box_to_crop`).
     sample_distance : float, optional
-        Ray step in mm; the smallest voxel spacing by default.
+        Ray step in mm; by default the smallest voxel spacing divided by 1, 2 or 4, finer
+        for transfer functions with thin bands (:func:`medvis.pipeline.sampling.ray_step`:
+        no wood-grain rings).
     shift : float
         Move the preset along the data range by this many data units (Slicer's preset
         shift). Relative (MR) presets are first fitted to the data (:func:`fit_preset`).
@@ -165,11 +168,13 @@ def make_volume_prop(
     if blend_name not in _BLEND:
         raise ValueError(f"blend must be one of {list(_BLEND)}, not {blend_name!r}")
     image = _image_without_direction(source)
-    step = float(sample_distance) if sample_distance else float(min(source.spacing))
+    voxel = float(min(source.spacing))
+    step = float(sample_distance) if sample_distance else ray_step(chosen, voxel, blend=blend_name)
     if mapper == "gpu":
         vtk_mapper: Any = vtkGPUVolumeRayCastMapper()
         vtk_mapper.SetAutoAdjustSampleDistances(False)
         vtk_mapper.SetSampleDistance(step)
+        vtk_mapper.SetUseJittering(True)  # per-pixel ray offsets: rings become faint noise
     elif mapper == "cpu":
         vtk_mapper = vtkFixedPointVolumeRayCastMapper()
         vtk_mapper.SetAutoAdjustSampleDistances(False)
@@ -198,6 +203,7 @@ def make_volume_prop(
     prop.SetUserMatrix(matrix)
     prop._medvis_image = image  # type: ignore[attr-defined]
     prop._medvis_volume = source  # type: ignore[attr-defined]  # what apply_preset fits to
+    prop._medvis_fixed_step = bool(sample_distance)  # type: ignore[attr-defined]
     return prop
 
 
@@ -214,3 +220,6 @@ def apply_preset(prop: vtkVolume, preset: str | VolumePreset, *, shift: float = 
     prop.SetProperty(volume_property(chosen, unit_distance=unit))
     mapper: Any = prop.GetMapper()
     mapper.SetBlendMode(_BLEND[chosen.blend])
+    if not getattr(prop, "_medvis_fixed_step", False):  # the new preset's own ray step
+        voxel = float(min(prop._medvis_volume.spacing))  # type: ignore[attr-defined]
+        mapper.SetSampleDistance(ray_step(chosen, voxel, blend=chosen.blend))
