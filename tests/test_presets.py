@@ -322,3 +322,13 @@ def test_cli_shift_must_be_a_number(tmp_path: Path, capsys):
     assert exited.value.code == 2
     assert "shift is a number" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_viewer_starts_with_the_content_default():
+    """The viewer's first preset follows the content too (a HU volume with no modality)."""
+    from medvis.phantoms import chest_phantom
+    from medvis.render.viewer.logic import ViewerLogic
+
+    ct = chest_phantom()
+    anonymous = ct.replace(metadata={})
+    assert ViewerLogic(anonymous).preset.name == ViewerLogic(ct).preset.name == "CT-Bone"

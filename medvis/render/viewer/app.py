@@ -105,7 +105,8 @@ class Viewer:
     volume : Volume
         Any geometry; 4-D volumes show frame 0.
     preset : str or VolumePreset, optional
-        Volume-rendering preset ("CT-Bone" for CT, "MR-Default" otherwise).
+        Volume-rendering preset; from the content when None (CT-Bone for a CT whatever its
+        file format, a colour per label for a label map, MR-Default fitted otherwise).
     window : str, (width, center) or WindowLevel
         Slice window: "lung", "mediastinum", "soft_tissue", "bone", "brain", "file", "auto".
     size : (width, height)

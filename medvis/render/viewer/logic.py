@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from medvis.pipeline.presets import VolumePreset, get_preset, preset_names
+from medvis.pipeline.presets import VolumePreset, default_preset_for, get_preset, preset_names
 from medvis.pipeline.reslice import PLANES
 from medvis.pipeline.windowing import WINDOWS, WindowLevel, WindowSpec, resolve_window
 from medvis.volume import Volume
@@ -103,7 +103,8 @@ class ViewerLogic:
     window : str, (width, center) or WindowLevel
         Initial slice window (see :func:`medvis.pipeline.windowing.resolve_window`).
     preset : str or VolumePreset, optional
-        Initial volume-rendering preset; by modality when None.
+        Initial volume-rendering preset; from the content when None
+        (:func:`medvis.pipeline.presets.default_preset_for`).
 
     Examples
     --------
@@ -143,9 +144,8 @@ class ViewerLogic:
         self.units = "HU" if modality == "CT" or units.upper() == "HU" else units
         self.window = self._resolve(window)
         self.presets = preset_names()
-        if preset is None:
-            preset = "CT-Bone" if modality == "CT" else "MR-Default"
-        self.preset = get_preset(preset)
+        # From the content when not given (the same for a scan whatever its file format).
+        self.preset = get_preset(preset) if preset is not None else default_preset_for(volume)
         self.cursor = self.centre.copy()
         self.set_cursor(self.centre)
 
