@@ -30,8 +30,7 @@ from medvis.errors import OutputExistsError, WriteError
 
 __all__ = ["add_parser", "lung_figure", "run"]
 
-_COLOURS = {1: (0.93, 0.42, 0.36), 2: (0.33, 0.62, 0.93)}  # right: coral, left: blue
-_OTHER = (0.85, 0.8, 0.55)
+_OTHER = (0.85, 0.8, 0.55)  # labels other than the lungs: sand
 # The parser is built for every medvis command, so it must not import medvis.lung (scipy,
 # VTK); tests check these equal medvis.lung's DEFAULT_HU_RANGE and MESH_FORMATS.
 _DEFAULT_HU_RANGE = (-1200.0, -400.0)
@@ -199,15 +198,22 @@ def plane_montage(
     ]
     montage = paint_slices(ct, window="lung", planes=planes, panel_size=(height, height))
     if labels is not None:
-        _draw_outlines(montage, labels, {v: _COLOURS.get(v, _OTHER) for v in (1, 2)})
+        _draw_outlines(montage, labels, {v: _lung_colours().get(v, _OTHER) for v in (1, 2)})
     return np.asarray(montage.rgb)
+
+
+def _lung_colours() -> Any:
+    """medvis.lung's colours (imported when a picture is made, not with the parser)."""
+    from medvis.lung.segmentation import LUNG_COLOURS
+
+    return LUNG_COLOURS
 
 
 def _colour(label: int, name: str | None = None) -> tuple[float, float, float]:
     """Right lung coral, left lung blue (only for lung-named surfaces), others sand."""
     if name is not None and "lung" not in name:
         return _OTHER
-    return _COLOURS.get(label, _OTHER)
+    return _lung_colours().get(label, _OTHER)
 
 
 def _label_view(
@@ -224,7 +230,7 @@ def _label_view(
     if names:
         colours = {v: _colour(v, name) for v, name in names.items()}
     else:
-        colours = dict(_COLOURS)
+        colours = dict(_lung_colours())
     return shade_labels(
         labels, size=height, colours=colours, default_colour=_OTHER, values=values, boxes=boxes
     )

@@ -180,13 +180,9 @@ def run(args: argparse.Namespace) -> int:
     return viewer.run(script)
 
 
-#: Right lung reddish, left lung bluish (the lung report's label order: 1 right, 2 left).
-_LUNG_COLORS = {1: (0.95, 0.55, 0.5), 2: (0.5, 0.68, 0.95)}
-
-
 def lung_surfaces(volume: Any) -> list[tuple[Any, tuple[float, float, float]]]:
     """Smoothed lung surfaces of a CT, lightened for drawing, with their colours."""
-    from medvis.lung import display_mesh, label_surfaces, segment_lungs
+    from medvis.lung import LUNG_COLOURS, display_mesh, label_surfaces, segment_lungs
 
     lungs = segment_lungs(volume)
     for warning in lungs.warnings:
@@ -197,6 +193,6 @@ def lung_surfaces(volume: Any) -> list[tuple[Any, tuple[float, float, float]]]:
         lungs.labels, names=lungs.names, smoothing=15, boxes=lungs.boxes, measure=False
     )
     return [
-        (display_mesh(mesh.polydata), _LUNG_COLORS.get(mesh.label, (0.8, 0.8, 0.8)))
+        (display_mesh(mesh.polydata), LUNG_COLOURS.get(mesh.label, (0.8, 0.8, 0.8)))
         for mesh in meshes
     ]

@@ -145,7 +145,7 @@ def _run_and_check_picture(source: Path, out: Path) -> dict:
     height = picture.shape[0]
     assert picture.shape[1] == 4 * height  # 3-D view + axial, coronal, sagittal planes
     view = picture[:, :height]
-    from medvis.cli_lung import _COLOURS
+    from medvis.lung import LUNG_COLOURS as _COLOURS
 
     right = _colour_columns(view, _COLOURS[1])
     left = _colour_columns(view, _COLOURS[2])

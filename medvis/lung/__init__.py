@@ -16,6 +16,7 @@ from medvis.lung.report import build_report, format_report, hu_statistics, repor
 from medvis.lung.segmentation import (
     DEFAULT_HU_RANGE,
     LEFT_LUNG,
+    LUNG_COLOURS,
     LUNG_NAMES,
     RIGHT_LUNG,
     LungNotFoundError,
@@ -39,6 +40,7 @@ from medvis.lung.surfaces import (
 __all__ = [
     "DEFAULT_HU_RANGE",
     "LEFT_LUNG",
+    "LUNG_COLOURS",
     "LUNG_NAMES",
     "MESH_FORMATS",
     "RIGHT_LUNG",

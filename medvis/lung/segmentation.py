@@ -49,6 +49,7 @@ from medvis.volume import Volume
 __all__ = [
     "DEFAULT_HU_RANGE",
     "LEFT_LUNG",
+    "LUNG_COLOURS",
     "LUNG_NAMES",
     "PLAUSIBLE_MEDIAN_HU",
     "LungSegmentation",
@@ -64,6 +65,11 @@ RIGHT_LUNG = 1
 LEFT_LUNG = 2
 #: Label value -> name in the label maps this module writes.
 LUNG_NAMES: Mapping[int, str] = {RIGHT_LUNG: "right_lung", LEFT_LUNG: "left_lung"}
+#: Label value -> RGB colour of pictures and meshes: right lung coral, left lung blue.
+LUNG_COLOURS: Mapping[int, tuple[float, float, float]] = {
+    RIGHT_LUNG: (0.93, 0.42, 0.36),
+    LEFT_LUNG: (0.33, 0.62, 0.93),
+}
 #: Median HU of aerated lung (vessels included) outside which a warning is given.
 PLAUSIBLE_MEDIAN_HU = (-950.0, -600.0)
 #: Lungs smaller than this (mL) get a warning.
