@@ -65,3 +65,23 @@ def test_one_sample_per_voxel_does_ring() -> None:
 def test_no_rings_on_an_mr() -> None:
     mr = medvis.load(shared_data("flair-oblique", "FLAIR.nrrd"))
     assert _ring_measure(mr, "MR-Default", "anterior", None) <= 2.5
+
+
+def _mean_brightness(volume: medvis.Volume, preset: str, mapper: str) -> float:
+    picture = render_volume(
+        volume,
+        preset=preset,
+        camera="anterior",
+        size=(96, 96),
+        mapper=mapper,
+        orientation_marker=False,
+    )
+    return float(picture[picture.max(axis=2) > 5].mean())
+
+
+@pytest.mark.parametrize("preset", ["CT-Bone", "CT-Lung", "CT-Muscle"])
+def test_cpu_and_gpu_pictures_equally_bright(preset: str) -> None:
+    """The CPU ray caster's ambient term (lost with VTK's default headlight) is back."""
+    cpu = _mean_brightness(_chest_crop(), preset, "cpu")
+    gpu = _mean_brightness(_chest_crop(), preset, "gpu")
+    assert abs(cpu / gpu - 1.0) <= 0.10, (cpu, gpu)

@@ -43,6 +43,7 @@ from medvis.render._window import (
     use_all_cores,
 )
 from medvis.render.cameras import CameraSpec, apply_camera, world_to_pixel
+from medvis.render.lighting import add_headlight
 from medvis.render.marker import draw_orientation_cube
 from medvis.render.software_raycast import raycast_rgb
 from medvis.render.volume_render import MapperKind, make_volume_prop
@@ -107,6 +108,7 @@ class OffscreenScene:
         self.errors = ErrorCatcher()
         self.renderer = vtkRenderer()
         self.renderer.SetBackground(*background)
+        add_headlight(self.renderer)  # ambient white: the CPU ray caster's ambient term
         # Until OpenGL is needed the renderer sits in a window that never makes a context
         # or loads an OpenGL library; it gives the camera its aspect ratio and image size.
         self._holder = vtkGenericOpenGLRenderWindow()

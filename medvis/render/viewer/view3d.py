@@ -19,6 +19,7 @@ from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer
 
 from medvis.pipeline.presets import VolumePreset
 from medvis.render.cameras import apply_camera
+from medvis.render.lighting import add_headlight
 from medvis.render.marker import OrientationMarker
 from medvis.render.scene3d import surface_actor
 from medvis.render.viewer.logic import VIEW_NAMES, ViewerLogic
@@ -74,6 +75,7 @@ class View3D:
         self.renderer.SetBackground(0.08, 0.09, 0.12)
         self.renderer.SetBackground2(0.28, 0.3, 0.36)
         self.renderer.GradientBackgroundOn()
+        add_headlight(self.renderer)  # ambient white: the CPU ray caster's ambient term
         self.volume_prop: vtkVolume = make_volume_prop(logic.volume, logic.preset, mapper=mapper)
         self.renderer.AddVolume(self.volume_prop)
         self.base_step = float(min(logic.volume.spacing))
