@@ -56,6 +56,14 @@ def test_no_rings_on_the_chest_ct(preset: str, camera: str) -> None:
     assert _ring_measure(_chest_crop(), preset, camera, None) <= 2.5
 
 
+def test_the_back_under_a_hard_surface_preset() -> None:
+    """CT-Soft-Tissue from behind (its opacity jumps to 1 at -167 HU; the table is cut away
+    by default): 52 grey levels from the 8x-finer picture with one sample per voxel."""
+    crop = _chest_crop()
+    assert _ring_measure(crop, "CT-Soft-Tissue", "posterior", None) <= 2.5
+    assert _ring_measure(crop, "CT-Soft-Tissue", "posterior", float(min(crop.spacing))) > 10
+
+
 def test_one_sample_per_voxel_does_ring() -> None:
     """The measure can fail: CT-Lung sampled once per voxel is well above the bound."""
     crop = _chest_crop()
