@@ -93,3 +93,20 @@ def test_cpu_and_gpu_pictures_equally_bright(preset: str) -> None:
     cpu = _mean_brightness(_chest_crop(), preset, "cpu")
     gpu = _mean_brightness(_chest_crop(), preset, "gpu")
     assert abs(cpu / gpu - 1.0) <= 0.10, (cpu, gpu)
+
+
+def test_mip_needs_no_gradients() -> None:
+    """Slicer's MIP presets carry shading; MIP ignores it, so it is switched off (the CPU
+    ray caster would compute every voxel's gradient for nothing), also when a MIP preset
+    replaces a composite one."""
+    from medvis.render.scene3d import OffscreenScene
+    from medvis.render.volume_render import apply_preset
+
+    crop = _chest_crop()
+    with OffscreenScene(size=(64, 64)) as scene:
+        prop = scene.add_volume(crop, "CT-MIP", mapper="cpu")
+        assert not prop.GetProperty().GetShade()
+        apply_preset(prop, "CT-Bone")
+        assert prop.GetProperty().GetShade()
+        apply_preset(prop, "MR-MIP")
+        assert not prop.GetProperty().GetShade()
