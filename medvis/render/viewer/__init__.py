@@ -2,7 +2,9 @@
 
 - :mod:`~medvis.render.viewer.logic`: cursor, slices, windows, presets, status (no window);
 - :mod:`~medvis.render.viewer.slice_view` and :mod:`~medvis.render.viewer.view3d`: the views;
-- :mod:`~medvis.render.viewer.app`: the window, mouse and keys;
+- :mod:`~medvis.render.viewer.app`: the window, its layout and the key actions;
+- :mod:`~medvis.render.viewer.mouse`: buttons, drags, wheel;
+- :mod:`~medvis.render.viewer.overlays`: the status line and the help box;
 - :mod:`~medvis.render.viewer.script`: scripted sessions (tests, demos).
 
 Examples

@@ -10,9 +10,10 @@ Layout (3D Slicer's four-up)::
     | status line           |
 
 The window needs a display (X11; ``xvfb-run`` works). Every mouse and key event goes
-through observers on the interactor style: in a slice view they drive
-:class:`~medvis.render.viewer.logic.ViewerLogic`, in the 3-D view they are handed to
-the trackball camera style. A repeating timer restores full rendering quality when the
+through observers on the interactor style (:mod:`medvis.render.viewer.mouse`): in a
+slice view they drive :class:`~medvis.render.viewer.logic.ViewerLogic`, in the 3-D view
+they are handed to the trackball camera style. The status line and the help box are
+:mod:`medvis.render.viewer.overlays`. A repeating timer restores full rendering quality when the
 user stops interacting and runs scripted actions (:mod:`medvis.render.viewer.script`).
 """
 
@@ -49,8 +50,10 @@ from medvis.pipeline.presets import VolumePreset
 from medvis.pipeline.windowing import WindowSpec
 from medvis.render._window import capture, is_software_gl, use_all_cores
 from medvis.render.png import save_png
-from medvis.render.viewer.logic import KEYS, VIEW_NAMES, ViewerLogic
-from medvis.render.viewer.slice_view import SliceView, text_actor
+from medvis.render.viewer.logic import VIEW_NAMES, ViewerLogic
+from medvis.render.viewer.mouse import Mouse
+from medvis.render.viewer.overlays import Overlays
+from medvis.render.viewer.slice_view import SliceView
 from medvis.render.viewer.view3d import View3D
 from medvis.volume import Volume
 
@@ -78,23 +81,6 @@ def has_display() -> bool:
     if not sys.platform.startswith("linux"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    # VTK prints and swallows exceptions raised in observers; keep the traceback, and
-    # stop a scripted run with a failing exit code instead of carrying on.
-    @functools.wraps(method)
-    def wrapper(self: Viewer, *args: Any) -> Any:
-        try:
-            return method(self, *args)
-        except Exception:
-            traceback.print_exc()
-            self.exit_code = 1
-            if self.script is not None:
-                self.quit()
-            return None
-
-    return wrapper
 
 
 class Viewer:
@@ -156,9 +142,7 @@ class Viewer:
         self.frames: list[tuple[str, str, float]] = []  # (what, quality, seconds)
         self._message = ""
         self._message_until = 0.0
-        self._last_interaction = 0.0
-        self._drag: dict[str, Any] | None = None
-        self._hover = "axial"
+        self.last_interaction = 0.0
         self.show_outlines = True
 
         width, height = (int(v) for v in size)
@@ -190,33 +174,13 @@ class Viewer:
         for view in self.views.values():
             self.window.AddRenderer(view.renderer)
 
-        self._status_renderer = vtkRenderer()
-        self._status_renderer.SetBackground(0.1, 0.1, 0.12)
-        self._status_renderer.InteractiveOff()
-        self.status = text_actor(12, (0.92, 0.92, 0.92), h="left", v="center")
-        self.status.SetPosition(0.006, 0.5)
-        self._status_renderer.AddViewProp(self.status)
-        self.window.AddRenderer(self._status_renderer)
-
+        self.overlays = Overlays(self.window)
+        self.status, self.help = self.overlays.status, self.overlays.help
         marker = self.view3d.marker.renderer
         marker.InteractiveOff()
         self.window.AddRenderer(marker)
-        self._help_renderer = vtkRenderer()
-        self._help_renderer.SetLayer(1)
-        self._help_renderer.InteractiveOff()
-        self.help = text_actor(13, (1.0, 1.0, 1.0), h="left", v="bottom")
-        self.help.GetPositionCoordinate().SetCoordinateSystemToDisplay()
-        help_prop = self.help.GetTextProperty()
-        help_prop.SetFontFamilyToCourier()
-        help_prop.SetBackgroundColor(0.05, 0.06, 0.08)
-        help_prop.SetBackgroundOpacity(0.88)
-        help_prop.SetFrame(True)
-        help_prop.SetFrameColor(0.6, 0.6, 0.6)
-        help_prop.ShadowOff()
-        self.help.SetInput(help_text())
-        self.help.SetVisibility(False)
-        self._help_renderer.AddViewProp(self.help)
-        self.window.AddRenderer(self._help_renderer)
+        self.overlays.add_help_layer()
+        self.mouse = Mouse(self)
 
         self.layout()
         for view in self.views.values():
@@ -247,20 +211,9 @@ class Viewer:
             view.renderer.SetViewport(*boxes[plane])
             view.set_font_sizes(font)
             view.apply_camera()
-        self._status_renderer.SetViewport(0.0, 0.0, 1.0, status_h)
         self._frame.SetViewport(0.0, 0.0, 1.0, 1.0)
-        self._help_renderer.SetViewport(0.0, 0.0, 1.0, 1.0)
-        self.status.GetTextProperty().SetFontSize(font)
-        self.help.GetTextProperty().SetFontSize(max(10, font))
+        self.overlays.layout(status_h, font)
         self._size = (width, height)
-        self._place_help()
-
-    def _place_help(self) -> None:
-        # Left-aligned lines in a box centred on the window.
-        box = [0.0, 0.0, 0.0, 0.0]
-        self.help.GetBoundingBox(self._help_renderer, box)
-        width, height = self.window.GetSize()
-        self.help.SetPosition((width - (box[1] - box[0])) / 2.0, (height - (box[3] - box[2])) / 2.0)
 
     def viewport_pixels(self, name: str) -> tuple[int, int, int, int]:
         """(left, top, width, height) of a view in the screenshot (row 0 on top)."""
@@ -309,8 +262,9 @@ class Viewer:
             self.view3d.adapt(seconds)
         return seconds
 
-    def _interacting(self) -> None:
-        self._last_interaction = time.monotonic()
+    def interacting(self) -> None:
+        """Note that the user is interacting: quick frames until they pause."""
+        self.last_interaction = time.monotonic()
         if not self.view3d.interactive:
             self.view3d.set_quality(interactive=True)
 
@@ -328,13 +282,13 @@ class Viewer:
     # ------------------------------------------------------------ actions
     def scroll(self, plane: str, count: int) -> None:
         """Move a slice view by ``count`` slices."""
-        self._interacting()
+        self.interacting()
         self.logic.step(plane, count)
         self.render(f"scroll-{plane}")
 
     def click(self, plane: str, x: float, y: float) -> None:
         """Put the cursor where display pixel (x, y) of a slice view is."""
-        self._interacting()
+        self.interacting()
         self.logic.set_cursor(self.views[plane].display_to_world(x, y))
         self.render(f"cursor-{plane}")
 
@@ -369,7 +323,8 @@ class Viewer:
     def key(self, sym: str) -> None:
         """Act on a key (X keysym, e.g. "q", "Up", "Prior", "question", "A")."""
         logic = self.logic
-        plane = self._hover if self._hover in self.views else "axial"
+        hover = self.mouse.hover
+        plane = hover if hover in self.views else "axial"
         if sym in ("q", "Escape"):
             self.quit()
             return
@@ -378,8 +333,7 @@ class Viewer:
             self.scroll(plane, step)
             return
         if sym in ("h", "question"):
-            self.help.SetVisibility(not self.help.GetVisibility())
-            self._place_help()
+            self.overlays.toggle_help()
         elif sym in _CAMERA_KEYS:
             self.view3d.set_camera(_CAMERA_KEYS[sym])
         elif logic.window_for_key(sym):
@@ -387,7 +341,7 @@ class Viewer:
         elif sym in ("w", "W"):
             logic.cycle_window(1 if sym == "w" else -1)
         elif sym in ("v", "V"):
-            self._interacting()
+            self.interacting()
             self.view3d.set_preset(logic.cycle_preset(1 if sym == "v" else -1))
             self.flash(f"preset {logic.preset.name}")
         elif sym == "r":
@@ -414,7 +368,7 @@ class Viewer:
         else:
             return
         # A quick frame now, the full-quality one when the user pauses.
-        self._interacting()
+        self.interacting()
         self.render(f"key-{sym}")
 
     def zoom(self, plane: str, factor: float) -> None:
@@ -422,171 +376,46 @@ class Viewer:
         view = self.views[plane]
         view.zoom = float(np.clip(view.zoom * factor, 0.2, 40.0))
         view.apply_camera()
-        self._interacting()
+        self.interacting()
         self.render(f"zoom-{plane}")
 
     # ------------------------------------------------------------ events
+    def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """``handler`` as an observer: VTK prints and swallows exceptions raised in
+        observers; keep the traceback, and stop a scripted run with a failing exit code
+        instead of carrying on."""
+
+        @functools.wraps(handler)
+        def guarded(*args: Any) -> Any:
+            try:
+                return handler(*args)
+            except Exception:
+                traceback.print_exc()
+                self.exit_code = 1
+                if self.script is not None:
+                    self.quit()
+                return None
+
+        return guarded
+
     def _observe(self) -> None:
-        style = self.style
-        for event, handler in (
-            ("LeftButtonPressEvent", self._left_down),
-            ("LeftButtonReleaseEvent", self._button_up),
-            ("MiddleButtonPressEvent", self._middle_down),
-            ("MiddleButtonReleaseEvent", self._button_up),
-            ("RightButtonPressEvent", self._right_down),
-            ("RightButtonReleaseEvent", self._button_up),
-            ("MouseMoveEvent", self._mouse_move),
-            ("MouseWheelForwardEvent", self._wheel_forward),
-            ("MouseWheelBackwardEvent", self._wheel_backward),
-            ("KeyPressEvent", self._key_press),
-            ("CharEvent", self._ignore),
-            ("KeyReleaseEvent", self._ignore),
-        ):
-            style.AddObserver(getattr(vtkCommand, event), handler)
-        self.interactor.AddObserver(vtkCommand.TimerEvent, self._tick)
-        self.interactor.AddObserver(vtkCommand.ExitEvent, self._exit)
-        self.interactor.AddObserver(vtkCommand.ConfigureEvent, self._configure)
+        for event, handler in self.mouse.handlers().items():
+            self.style.AddObserver(getattr(vtkCommand, event), self._guard(handler))
+        self.interactor.AddObserver(vtkCommand.TimerEvent, self._guard(self._tick))
+        self.interactor.AddObserver(vtkCommand.ExitEvent, self._guard(self._exit))
+        self.interactor.AddObserver(vtkCommand.ConfigureEvent, self._guard(self._configure))
 
-    def _position(self) -> tuple[int, int]:
-        x, y = self.interactor.GetEventPosition()
-        return int(x), int(y)
-
-    @_guarded
-    def _ignore(self, *_: Any) -> None:
-        return None
-
-    @_guarded
-    def _left_down(self, *_: Any) -> None:
-        x, y = self._position()
-        where = self.view_at(x, y)
-        if where == "3d":
-            self._interacting()
-            self._drag = {"kind": "3d", "button": "left"}
-            self.style.OnLeftButtonDown()
-        elif where in self.views:
-            self._hover = where
-            self._drag = {"kind": "cursor", "view": where}
-            self.click(where, x, y)
-
-    @_guarded
-    def _middle_down(self, *_: Any) -> None:
-        x, y = self._position()
-        where = self.view_at(x, y)
-        if where == "3d":
-            self._interacting()
-            self._drag = {"kind": "3d", "button": "middle"}
-            self.style.OnMiddleButtonDown()
-        elif where in self.views:
-            view = self.views[where]
-            self._drag = {"kind": "pan", "view": where, "start": (x, y), "pan": view.pan.copy()}
-
-    @_guarded
-    def _right_down(self, *_: Any) -> None:
-        x, y = self._position()
-        where = self.view_at(x, y)
-        if where == "3d":
-            self._interacting()
-            self._drag = {"kind": "3d", "button": "right"}
-            self.style.OnRightButtonDown()
-        elif where in self.views:
-            self._drag = {
-                "kind": "window",
-                "view": where,
-                "start": (x, y),
-                "window": self.logic.window,
-            }
-
-    @_guarded
-    def _button_up(self, *_: Any) -> None:
-        drag, self._drag = self._drag, None
-        if drag is None:
-            return
-        if drag["kind"] == "3d":
-            {
-                "left": self.style.OnLeftButtonUp,
-                "middle": self.style.OnMiddleButtonUp,
-                "right": self.style.OnRightButtonUp,
-            }[drag["button"]]()
-        self._last_interaction = time.monotonic()
-
-    @_guarded
-    def _mouse_move(self, *_: Any) -> None:
-        x, y = self._position()
-        drag = self._drag
-        if drag is None:
-            where = self.view_at(x, y)
-            if where in self.views:
-                self._hover = where
-            return
-        kind = drag["kind"]
-        if kind == "3d":
-            self._interacting()
-            start = time.perf_counter()
-            self.refresh()
-            self.view3d.marker.sync()
-            self.style.OnMouseMove()  # the style rotates/pans/zooms and draws
-            self.frames.append(("rotate-3d", "interactive", time.perf_counter() - start))
-        elif kind == "cursor":
-            self.click(drag["view"], x, y)
-        elif kind == "window":
-            self._interacting()
-            _left, _top, width, height = self.viewport_pixels(drag["view"])
-            dx, dy = x - drag["start"][0], y - drag["start"][1]
-            self.logic.drag_window(drag["window"], dx, dy, view_size=(width, height))
-            self.render("window-drag")
-        elif kind == "pan":
-            self._interacting()
-            view = self.views[drag["view"]]
-            scale = view.mm_per_pixel()
-            view.pan = drag["pan"] - np.array([x - drag["start"][0], y - drag["start"][1]]) * scale
-            view.apply_camera()
-            self.render("pan")
-
-    def _wheel(self, count: int, forward: Callable[[], None]) -> None:
-        x, y = self._position()
-        where = self.view_at(x, y)
-        if where == "3d":
-            self._interacting()
-            start = time.perf_counter()
-            self.refresh()
-            forward()
-            self.frames.append(("zoom-3d", "interactive", time.perf_counter() - start))
-        elif where in self.views:
-            self._hover = where
-            if self.interactor.GetControlKey():
-                self.zoom(where, 1.15 if count > 0 else 1 / 1.15)
-            else:
-                self.scroll(where, count)
-
-    @_guarded
-    def _wheel_forward(self, *_: Any) -> None:
-        self._wheel(1, self.style.OnMouseWheelForward)
-
-    @_guarded
-    def _wheel_backward(self, *_: Any) -> None:
-        self._wheel(-1, self.style.OnMouseWheelBackward)
-
-    @_guarded
-    def _key_press(self, *_: Any) -> None:
-        x, y = self._position()
-        where = self.view_at(x, y)
-        if where in self.views:
-            self._hover = where
-        self.key(str(self.interactor.GetKeySym() or ""))
-
-    @_guarded
     def _tick(self, *_: Any) -> None:
         now = time.monotonic()
-        if self.view3d.interactive and self._drag is None and now - self._last_interaction > IDLE_S:
+        idle = now - self.last_interaction > IDLE_S
+        if self.view3d.interactive and self.mouse.drag is None and idle:
             self.settle()
         if self.script is not None:
             self.script.tick(self, now)
 
-    @_guarded
     def _exit(self, *_: Any) -> None:
         self.interactor.TerminateApp()
 
-    @_guarded
     def _configure(self, *_: Any) -> None:
         if tuple(self.window.GetSize()) != getattr(self, "_size", None):
             self.layout()
@@ -606,15 +435,6 @@ class Viewer:
         self.render("first")
         self.interactor.Start()
         return self.exit_code
-
-
-def help_text() -> str:
-    """The help overlay's text."""
-    width = max(len(keys) for keys, _ in KEYS)
-    lines = ["medvis view - keys and mouse", ""]
-    lines += [f"{keys.ljust(width)}   {what}" for keys, what in KEYS]
-    lines += ["", "press h to close"]
-    return "\n".join(lines)
 
 
 def view(
