@@ -252,7 +252,7 @@ def surface_view(
         names = {s.label: s.name for s in surfaces}
         return _label_view(labels, values=list(names) or None, names=names, height=height)
 
-    from medvis.lung.surfaces import display_mesh
+    from medvis.lung.meshes import display_mesh
     from medvis.render import OffscreenScene
 
     with OffscreenScene(size=(height, height), background=(0.08, 0.08, 0.1)) as scene:
@@ -346,9 +346,9 @@ def _save_labels(labels: Any, path: Path) -> None:
 def _planned_names(labels: Any, values: Any, names: Any) -> list[str]:
     """File stems of the meshes ``label_surfaces`` will make (checked before any work)."""
     if values is None:
-        from medvis.lung.surfaces import _present_labels
+        from medvis.lung.surfaces import present_labels
 
-        values = _present_labels(labels.array)
+        values = present_labels(labels.array)
     names = dict(names or {})
     return [names.get(v, f"label_{v}") for v in sorted(set(values))]
 
@@ -365,9 +365,10 @@ def _check_outputs(paths: Sequence[Path], force: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``medvis lung``; returns the exit code."""
     import medvis
+    from medvis.lung.mesh_files import write_surfaces
     from medvis.lung.report import build_report, format_report, report_json
     from medvis.lung.segmentation import segment_lungs
-    from medvis.lung.surfaces import label_surfaces, write_surfaces
+    from medvis.lung.surfaces import label_surfaces
 
     timings: dict[str, float] = {}
     start = clock = time.perf_counter()

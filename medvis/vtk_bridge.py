@@ -10,11 +10,28 @@ from typing import Any
 
 import numpy as np
 from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import vtkSMPTools
 from vtkmodules.vtkCommonDataModel import vtkImageData
 
 from medvis.volume import Volume
 
-__all__ = ["volume_to_vtk", "vtk_to_volume"]
+__all__ = ["use_all_cores", "volume_to_vtk", "vtk_to_volume"]
+
+_SMP_SET = False
+
+
+def use_all_cores() -> None:
+    """Give vtkSMPTools its STDThread backend (every core) once per process.
+
+    VTK's threaded CPU parts (scalar ranges, gradients, contouring, image filters) use
+    it; the default "Sequential" of some builds uses one core.
+    """
+    global _SMP_SET
+    if not _SMP_SET:
+        if vtkSMPTools.GetBackend() != "STDThread":
+            vtkSMPTools.SetBackend("STDThread")
+        _SMP_SET = True
+
 
 # VTK holds a raw pointer to numpy memory: keep the owner alive as long as the image.
 _KEEPALIVE_KEY = "_medvis_numpy_owner"

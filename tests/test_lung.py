@@ -33,8 +33,8 @@ from medvis.lung import (
     smooth_surface,
     write_surface,
 )
+from medvis.lung.meshes import signed_volume
 from medvis.lung.phantom import lung_phantom
-from medvis.lung.surfaces import _signed_volume
 from medvis.phantoms import world_grid
 
 # A coarser grid than the default keeps the many runs below fast; it still covers the body.
@@ -121,7 +121,7 @@ def _world_summary(surfaces):
             "centroid": points.mean(axis=0),
             "bounds": np.asarray(s.polydata.GetBounds()),
             "points": points,
-            "signed": _signed_volume(s.polydata),
+            "signed": signed_volume(s.polydata),
         }
     return out
 
@@ -239,7 +239,7 @@ def test_cube_mesh_is_exact() -> None:
     # Marching cubes through edge midpoints: a box of (n - 1) voxel steps plus cut corners.
     assert box.mesh_volume_mm3 < box.voxel_volume_mm3
     assert box.closed and surfaces[3].closed
-    assert _signed_volume(box.polydata) > 0
+    assert signed_volume(box.polydata) > 0
     bounds = np.asarray(box.polydata.GetBounds()).reshape(3, 2)
     corners = vol.index_to_world_points([[1.5, 2.5, 1.5], [6.5, 6.5, 5.5]])
     assert np.allclose(bounds[:, 0], corners.min(axis=0))
@@ -350,4 +350,4 @@ def test_label_map_surfaces_follow_the_direction(axes, flips) -> None:
     assert got.mesh_volume_mm3 == pytest.approx(ref.mesh_volume_mm3, rel=1e-9)
     assert got.surface_area_mm2 == pytest.approx(ref.surface_area_mm2, rel=1e-9)
     assert np.allclose(got.polydata.GetBounds(), ref.polydata.GetBounds(), atol=1e-9)
-    assert _signed_volume(got.polydata) > 0
+    assert signed_volume(got.polydata) > 0

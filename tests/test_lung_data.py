@@ -16,7 +16,7 @@ import scipy.ndimage as ndi
 
 import medvis
 from medvis.lung import LEFT_LUNG, RIGHT_LUNG, label_surfaces, segment_lungs
-from medvis.lung.surfaces import _signed_volume
+from medvis.lung.meshes import signed_volume
 from tests._data import shared_data
 
 
@@ -56,7 +56,7 @@ def test_flipped_prostate_labels() -> None:
     for s in surfaces:
         count = int(np.count_nonzero(labels.array == s.label))
         assert s.voxel_count == count and s.voxel_volume_mm3 == pytest.approx(count * voxel)
-        assert s.closed and _signed_volume(s.polydata) > 0
+        assert s.closed and signed_volume(s.polydata) > 0
         # The mesh lies within half a voxel of the label's voxel centres, in the world.
         k, j, i = np.nonzero(labels.array == s.label)
         world = labels.index_to_world_points(np.stack([i, j, k], axis=1))

@@ -12,6 +12,15 @@ against pyradiomics). Everything here imports VTK's data and filter modules only
 pictures are made by :mod:`medvis.render` (see ``medvis lung``).
 """
 
+from medvis.lung.mesh_files import MESH_FORMATS, write_surface, write_surfaces
+from medvis.lung.meshes import (
+    decimate_surface,
+    display_mesh,
+    is_closed,
+    mesh_properties,
+    smooth_surface,
+    to_ras,
+)
 from medvis.lung.report import build_report, format_report, hu_statistics, report_json
 from medvis.lung.segmentation import (
     DEFAULT_HU_RANGE,
@@ -23,19 +32,7 @@ from medvis.lung.segmentation import (
     LungSegmentation,
     segment_lungs,
 )
-from medvis.lung.surfaces import (
-    MESH_FORMATS,
-    Surface,
-    decimate_surface,
-    display_mesh,
-    is_closed,
-    label_surfaces,
-    mesh_properties,
-    smooth_surface,
-    to_ras,
-    write_surface,
-    write_surfaces,
-)
+from medvis.lung.surfaces import Surface, label_surfaces
 
 __all__ = [
     "DEFAULT_HU_RANGE",

@@ -15,10 +15,11 @@ from vtkmodules.util import numpy_support
 import vtkmodules.vtkRenderingOpenGL2  # isort: skip
 import vtkmodules.vtkRenderingVolumeOpenGL2  # isort: skip
 import vtkmodules.vtkRenderingFreeType  # noqa: F401  # isort: skip
-from vtkmodules.vtkCommonCore import vtkCommand, vtkSMPTools
+from vtkmodules.vtkCommonCore import vtkCommand
 from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkWindowToImageFilter
 
 from medvis.errors import MedvisError
+from medvis.vtk_bridge import use_all_cores
 
 __all__ = [
     "RenderError",
@@ -29,8 +30,6 @@ __all__ = [
     "new_window",
     "use_all_cores",
 ]
-
-_SMP_SET = False
 
 
 class RenderError(MedvisError, RuntimeError):
@@ -59,19 +58,6 @@ class ErrorCatcher:
             text = "; ".join(m.strip() for m in self.messages)
             self.messages.clear()
             raise RenderError(None, f"{what}: VTK reported: {text}")
-
-
-def use_all_cores() -> None:
-    """Give vtkSMPTools its STDThread backend (every core) once per process.
-
-    VTK's threaded CPU parts (scalar ranges, gradients, image filters) use it; the
-    default "Sequential" of some builds uses one core.
-    """
-    global _SMP_SET
-    if not _SMP_SET:
-        if vtkSMPTools.GetBackend() != "STDThread":
-            vtkSMPTools.SetBackend("STDThread")
-        _SMP_SET = True
 
 
 def new_window(width: int, height: int) -> vtkRenderWindow:
