@@ -15,12 +15,10 @@ import pytest
 import medvis
 from medvis.cli import main
 from medvis.phantoms import chest_phantom
+from medvis.pipeline.preset_fit import default_preset_for, fit_preset, foreground_range
 from medvis.pipeline.presets import (
     PRESETS,
     custom_preset,
-    default_preset_for,
-    fit_preset,
-    foreground_range,
     get_preset,
     preset_from_mapping,
     preset_names,

@@ -7,12 +7,11 @@ made by :mod:`medvis.render`.
 
 from __future__ import annotations
 
+from medvis.pipeline.preset_fit import default_preset_for, fit_preset
 from medvis.pipeline.presets import (
     PRESETS,
     VolumePreset,
     custom_preset,
-    default_preset_for,
-    fit_preset,
     get_preset,
     preset_from_mapping,
     preset_names,

@@ -108,9 +108,9 @@ def render_volume(
     preset : str or VolumePreset, optional
         A name from ``medvis presets`` (e.g. "CT-Lung", "CT-Bone", "MR-Default") or a
         custom preset; by default one chosen from the content
-        (:func:`medvis.pipeline.presets.default_preset_for`: CT-Bone for a CT, colours for
+        (:func:`medvis.pipeline.preset_fit.default_preset_for`: CT-Bone for a CT, colours for
         a label map, MR-Default otherwise). Relative (MR) presets are fitted to the
-        volume's intensity range (:func:`medvis.pipeline.presets.fit_preset`).
+        volume's intensity range (:func:`medvis.pipeline.preset_fit.fit_preset`).
     camera : str or mapping
         "anterior", "posterior", "left", "right", "superior", "inferior" (the patient's
         directions), or a mapping (see :func:`medvis.render.cameras.apply_camera`).

@@ -30,7 +30,8 @@ from vtkmodules.vtkRenderingVolume import (
     vtkGPUVolumeRayCastMapper,
 )
 
-from medvis.pipeline.presets import VolumePreset, default_preset_for, fit_preset
+from medvis.pipeline.preset_fit import default_preset_for, fit_preset
+from medvis.pipeline.presets import VolumePreset
 from medvis.pipeline.sampling import ray_step
 from medvis.pipeline.table import find_table
 from medvis.volume import Volume
@@ -50,7 +51,7 @@ _BLEND = {"composite": 0, "maximum": 1, "minimum": 2, "average": 3}
 
 
 def default_preset(volume: Volume) -> VolumePreset:
-    """A preset that suits the volume's content (:func:`medvis.pipeline.presets.default_preset_for`)."""
+    """A preset that suits the volume's content (:func:`medvis.pipeline.preset_fit.default_preset_for`)."""
     return default_preset_for(volume)
 
 

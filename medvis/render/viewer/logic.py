@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from medvis.pipeline.presets import VolumePreset, default_preset_for, get_preset, preset_names
+from medvis.pipeline.preset_fit import default_preset_for
+from medvis.pipeline.presets import VolumePreset, get_preset, preset_names
 from medvis.pipeline.reslice import PLANES
 from medvis.pipeline.windowing import WINDOWS, WindowLevel, WindowSpec, resolve_window
 from medvis.volume import Volume
@@ -104,7 +105,7 @@ class ViewerLogic:
         Initial slice window (see :func:`medvis.pipeline.windowing.resolve_window`).
     preset : str or VolumePreset, optional
         Initial volume-rendering preset; from the content when None
-        (:func:`medvis.pipeline.presets.default_preset_for`).
+        (:func:`medvis.pipeline.preset_fit.default_preset_for`).
 
     Examples
     --------
