@@ -51,8 +51,6 @@ class Region:
         ``median_hu`` minus what pure air reads on this scan.
     ap_position : float
         Centroid from the front (0) to the back (1) of the trunk at its slices.
-    centroid_x : float
-        Coarse x index of its centroid.
     top_gap_mm : float
         Distance from its top to the top of the scan.
     trachea : bool
@@ -69,7 +67,6 @@ class Region:
     median_hu: float
     above_air: float
     ap_position: float
-    centroid_x: float
     top_gap_mm: float
     trachea: bool = False
     outside_contact: float = 0.0
@@ -181,10 +178,9 @@ def describe_regions(
             core = sample
         median = float(np.median(scan.hu[box][thin][core]))
         stride = 2 if thin[0].step else 1
-        zz, yy, xx = (np.count_nonzero(sample, axis=axes) for axes in ((1, 2), (0, 2), (0, 1)))
-        n = float(zz.sum())
-        cy = box[1].start + stride * float(yy @ np.arange(len(yy))) / n
-        cx = box[2].start + stride * float(xx @ np.arange(len(xx))) / n
+        zz = np.count_nonzero(sample, axis=(1, 2))
+        yy = np.count_nonzero(sample, axis=(0, 2))
+        cy = box[1].start + stride * float(yy @ np.arange(len(yy))) / float(zz.sum())
         z_index = np.arange(box[0].start, box[0].stop, stride)
         f = float(np.average(front[z_index], weights=zz))
         b = float(np.average(back[z_index], weights=zz))
@@ -195,7 +191,6 @@ def describe_regions(
             median_hu=median,
             above_air=median - scan.air_level,
             ap_position=(cy - f) / max(b - f, 1.0),
-            centroid_x=cx,
             top_gap_mm=float(nz - box[0].stop) * float(scan.spacing[2]),
             trachea=value in trachea_labels,
             outside_contact=(

@@ -234,8 +234,8 @@ def _choose(
         for piece in mine:
             (kept if piece.volume_ml >= 0.1 * need else dropped[side]).append(piece)
     for side, gone in dropped.items():
-        if sum(p.volume_ml for p in gone) >= 0.1:  # crumbs of partial volume aside
-            total = sum(p.volume_ml for p in gone)
+        total = sum(p.volume_ml for p in gone)
+        if total >= 0.1:  # crumbs of partial volume aside
             notes.append(
                 f"{len(gone)} lung-like piece(s) on the {_SIDE_WORDS[side]} "
                 f"({total:.1f} mL in all) left out: under the minimum for this coverage "
@@ -354,18 +354,20 @@ def _joined_to(airway: Airway, labels: NDArray[np.int32]) -> set[int]:
 
 def _label_around_airway(
     inside: NDArray[np.bool_], airway: Airway, scan: CoarseScan, min_ml: float
-) -> tuple[NDArray[np.int32], int, Airway, bool, list[Any]]:
+) -> tuple[NDArray[np.int32], int, Airway, set[int], list[Any]]:
     """Label the enclosed air without the airway, if the airway is a trachea.
 
+    Returns the labels, their count, the airway (rejected when it is no trachea), the
+    labels of lung-sized regions a carina opens into, and ``find_objects`` of the labels.
     A tube that branches into regions on both sides of it (the carina) is a trachea,
-    and what it opens into is lung whatever its HU (the last item returned). A tube
+    and what it opens into is lung whatever its HU. A tube
     opening on one side only (one lung in the scan, or the oesophagus into the stomach,
     a bowel loop into a gas pocket) is kept out of the air only when it starts at least
     30 mm above what it opens into, which must then look like lung on its own.
     """
     if not airway.confirmed:
         labels, count = ndi.label(inside)
-        return labels, count, airway, False, ndi.find_objects(labels)
+        return labels, count, airway, set(), ndi.find_objects(labels)
     labels, count = ndi.label(inside & ~airway.mask)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     objects = ndi.find_objects(labels)
@@ -374,7 +376,7 @@ def _label_around_airway(
     centres = [0.5 * (b[2].start + b[2].stop - 1) for b in boxes]
     assert airway.x is not None
     if any(c < airway.x for c in centres) and any(c > airway.x for c in centres):
-        return labels, count, airway, True, objects
+        return labels, count, airway, set(joined), objects
     top = max((b[0].stop - 1 for b in boxes), default=None)
     above_mm = (airway.top_z - top) * float(scan.spacing[2]) if top is not None else 0.0
     lung_like = all(
@@ -383,7 +385,7 @@ def _label_around_airway(
         for v in joined
     )
     if boxes and above_mm >= MIN_TUBE_MM and lung_like:
-        return labels, count, airway, False, objects
+        return labels, count, airway, set(), objects
     reason = (
         "the air tube near the midline opens on one side only, into "
         + ("air that is not lung (gas)" if boxes and not lung_like else "what lies below it")
@@ -391,7 +393,7 @@ def _label_around_airway(
         + ": an oesophagus or a bowel loop, not a trachea"
     )
     labels, count = ndi.label(inside)
-    return labels, count, airway.rejected(reason), False, ndi.find_objects(labels)
+    return labels, count, airway.rejected(reason), set(), ndi.find_objects(labels)
 
 
 def _air_regions(
@@ -407,8 +409,9 @@ def _air_regions(
     airway = find_airway(
         inside, scan.hu, scan.spacing, first_midline.x, scan.air_level, _search_floor(inside, scan)
     )
-    labels, count, airway, carina, objects = _label_around_airway(inside, airway, scan, min_ml)
-    trachea_labels = _joined_to(airway, labels) if carina else set()
+    labels, count, airway, trachea_labels, objects = _label_around_airway(
+        inside, airway, scan, min_ml
+    )
     near_outside = grow(scan.outside, through_slices=True) & ~scan.outside
     contact = np.bincount(labels[near_outside], minlength=count + 1)
     del near_outside
@@ -421,8 +424,6 @@ def _air_regions(
         outside_contact=contact,
         objects=objects,
     )
-    for region in regions:  # crumbs of lumen beside the airway are not lungs
-        region.trachea &= region.volume_ml >= min_ml
     midline = first_midline if airway.x is None else Midline(airway.x, "trachea")
     return labels, airway, regions, midline
 
