@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
 from medvis.canonical import contiguous
+from medvis.pipeline.blocks import block_counts, block_sums
 
 __all__ = ["CoarseScan", "coarse_scan", "fill_in_plane", "IN_PLANE", "grow", "shrink"]
 
@@ -56,20 +57,25 @@ def _square_filter(
     return out
 
 
-def fill_in_plane(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """``mask`` with the holes of each axial slice filled (what its border cannot reach)."""
-    background, _ = ndi.label(~mask, IN_PLANE)
+def _on_border(labels: NDArray[Any], count: int) -> NDArray[np.bool_]:
+    """Per label (0..count): whether it touches a slice's border (the last two axes)."""
     border = np.concatenate(
         [
-            background[:, 0].ravel(),
-            background[:, -1].ravel(),
-            background[:, :, 0].ravel(),
-            background[:, :, -1].ravel(),
+            labels[..., 0, :].ravel(),
+            labels[..., -1, :].ravel(),
+            labels[..., :, 0].ravel(),
+            labels[..., :, -1].ravel(),
         ]
     )
-    reaches_border = np.zeros(int(background.max()) + 1, bool)
-    reaches_border[border] = True
-    return mask | ~reaches_border[background]
+    touches = np.zeros(count + 1, bool)
+    touches[border] = True
+    return touches
+
+
+def fill_in_plane(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``mask`` with the holes of each axial slice filled (what its border cannot reach)."""
+    background, count = ndi.label(~mask, IN_PLANE)
+    return mask | ~_on_border(background, count)[background]
 
 
 def grow(mask: NDArray[Any], cells: int = 1, *, through_slices: bool = False) -> NDArray[Any]:
@@ -190,44 +196,9 @@ def _border_connected(cells: NDArray[np.bool_]) -> NDArray[np.bool_]:
     labels, count = ndi.label(cells, IN_PLANE)
     if count == 0:
         return cells
-    border = np.concatenate(
-        [
-            labels[:, 0].ravel(),
-            labels[:, -1].ravel(),
-            labels[:, :, 0].ravel(),
-            labels[:, :, -1].ravel(),
-        ]
-    )
-    keep = np.zeros(count + 1, bool)
-    keep[border] = True
+    keep = _on_border(labels, count)
     keep[0] = False
     return keep[labels]
-
-
-def _block_sum(array: NDArray[Any], step: int, axis: int) -> NDArray[Any]:
-    """Sums of consecutive blocks of ``step`` along ``axis`` (the last block may be short).
-
-    float32 sums, or uint8 counts for booleans and uint8 counts (blocks of at most 27).
-    """
-    counting = array.dtype in (np.bool_, np.uint8)
-    if step == 1:
-        return array.view(np.uint8) if counting else np.asarray(array, np.float32)
-    n = array.shape[axis]
-    shape = list(array.shape)
-    shape[axis] = -(-n // step)
-    out = np.zeros(shape, np.uint8 if counting else np.float32)
-    for offset in range(step):
-        part = array[(slice(None),) * axis + (slice(offset, None, step),)]
-        target = out[(slice(None),) * axis + (slice(0, part.shape[axis]),)]
-        np.add(target, part, out=target, casting="unsafe")
-    return out
-
-
-def _block_counts(n: int, step: int) -> NDArray[np.float32]:
-    counts = np.full(-(-n // step), step, np.float32)
-    if n % step:
-        counts[-1] = n % step
-    return counts
 
 
 def _block_reduce(
@@ -240,30 +211,25 @@ def _block_reduce(
     means = np.empty(out_shape, np.int16)
     any_pad = np.zeros(out_shape, bool) if pad_value is not None else None
     all_pad = np.zeros(out_shape, bool) if pad_value is not None else None
-    area = _block_counts(ny, sy)[:, None] * _block_counts(nx, sx)[None, :]
+    area = block_counts(ny, sy)[:, None] * block_counts(nx, sx)[None, :]
     chunk = max(1, _CHUNK_SLICES // sz) * sz
-
-    def reduce(array: NDArray[Any]) -> NDArray[Any]:
-        return _block_sum(_block_sum(_block_sum(array, sx, 2), sy, 1), sz, 0)
 
     for z0 in range(0, nz, chunk):
         block = contiguous(hu[z0 : z0 + chunk])
         if block.dtype.kind == "f" and not np.isfinite(block).all():
             block = np.nan_to_num(block, nan=0.0, posinf=3000.0, neginf=-1024.0)  # not air
         c0 = z0 // sz
-        depth = _block_counts(block.shape[0], sz)
+        depth = block_counts(block.shape[0], sz)
         rows = slice(c0, c0 + len(depth))
         voxels = depth[:, None, None] * area[None]
-        if any_pad is not None and all_pad is not None:
+        if any_pad is not None and all_pad is not None and pad_value is not None:
             is_pad = block == pad_value
-            if (
-                pad_value is not None and pad_value < -1050.0
-            ):  # far below air: averaged as air, not as itself
+            if pad_value < -1050.0:  # far below air: averaged as air, not as itself
                 block = np.where(is_pad, np.int16(-1000), block)
-            count = reduce(is_pad)
+            count = block_sums(is_pad, step)
             any_pad[rows] = count > 0
             all_pad[rows] = count == voxels
-        block_means = reduce(block) / voxels
+        block_means = block_sums(block, step) / voxels
         means[rows] = np.clip(np.round(block_means), -32768, 32767)
     return means, any_pad, all_pad
 
@@ -396,9 +362,7 @@ def _outside_air(
             continue
         is_outside = _mostly_outside(regions, count, hull[z])
         if is_outside.any():
-            border = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
-            at_edge = np.zeros(count + 1, bool)
-            at_edge[border] = True
+            at_edge = _on_border(regions, count)
             total = np.bincount(regions.ravel(), minlength=count + 1)
             sums = np.bincount(regions.ravel(), weights=hu[z].ravel(), minlength=count + 1)
             dense = sums > _LUNG_DENSE_HU * np.maximum(total, 1)

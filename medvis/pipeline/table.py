@@ -22,6 +22,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from medvis.canonical import canonical_reorientation
+from medvis.pipeline.blocks import block_sums
 from medvis.volume import Volume
 
 __all__ = ["TableCut", "find_table"]
@@ -54,21 +55,13 @@ class TableCut:
 
 def _any_in_blocks(hu: np.ndarray, step: tuple[int, ...]) -> np.ndarray:
     """Blocks of ``step`` voxels holding any dense voxel (a 2 mm shell is not lost)."""
-    out = None
-    for z0 in range(0, hu.shape[0], 32 * step[0]):  # slabs: small temporaries
-        dense = np.asarray(hu[z0 : z0 + 32 * step[0]]) > _DENSE_HU
-        for axis, st in enumerate(step):
-            if st == 1:
-                continue
-            n = -(-dense.shape[axis] // st)
-            pooled = np.zeros((*dense.shape[:axis], n, *dense.shape[axis + 1 :]), bool)
-            for offset in range(st):
-                part = dense[(slice(None),) * axis + (slice(offset, None, st),)]
-                pooled[(slice(None),) * axis + (slice(0, part.shape[axis]),)] |= part
-            dense = pooled
-        out = dense if out is None else np.concatenate([out, dense])
-    assert out is not None
-    return out
+    slab = 32 * step[0]  # slabs: small temporaries
+    return np.concatenate(
+        [
+            block_sums(np.asarray(hu[z0 : z0 + slab]) > _DENSE_HU, step) > 0
+            for z0 in range(0, hu.shape[0], slab)
+        ]
+    )
 
 
 def find_table(volume: Volume) -> TableCut | None:
