@@ -24,8 +24,8 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
+from medvis.blocks import block_counts, block_sums
 from medvis.canonical import contiguous
-from medvis.pipeline.blocks import block_counts, block_sums
 
 __all__ = ["CoarseScan", "coarse_scan", "fill_in_plane", "IN_PLANE", "grow", "shrink"]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage as ndi
 
+from medvis.blocks import block_sums
 from medvis.canonical import canonical_reorientation
-from medvis.pipeline.blocks import block_sums
 from medvis.volume import Volume
 
 __all__ = ["TableCut", "find_table"]

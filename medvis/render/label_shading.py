@@ -35,8 +35,8 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
+from medvis.blocks import block_sums
 from medvis.canonical import Reorientation, canonical_reorientation
-from medvis.pipeline.blocks import block_sums
 from medvis.volume import Volume
 
 __all__ = ["shade_labels"]
