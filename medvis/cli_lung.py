@@ -434,7 +434,6 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(planned, args.force)
     out.mkdir(parents=True, exist_ok=True)
 
-    # One memory-heavy step at a time (their temporaries would add up in threads): the
     # The label map file is written in the background (SimpleITK's writer and zlib
     # release the GIL) while this thread draws the picture (from the label map, no
     # OpenGL); then the meshes, whose files are written in the background while this

@@ -114,6 +114,12 @@ def world_box_to_crop(volume: Volume, box: ArrayLike) -> list[float]:
     return [float(v) for pair in zip(low, high, strict=True) for v in pair]
 
 
+def _unshaded_unless_composite(preset: VolumePreset, blend: str) -> VolumePreset:
+    """Maximum/minimum/average blending ignores shading, but a shaded property still makes
+    the CPU ray caster compute every voxel's gradient (1 s of a CT-MIP frame): off."""
+    return preset if blend == "composite" else preset.replace(shade=False)
+
+
 def _intersect_boxes(a: Sequence[float], b: Sequence[float]) -> list[float]:
     """The intersection of two LPS boxes ``(xmin, xmax, ymin, ymax, zmin, zmax)``."""
     return [max(a[i], b[i]) if i % 2 == 0 else min(a[i], b[i]) for i in range(6)]
@@ -150,8 +156,8 @@ def make_volume_prop(
     crop : sequence of 6 floats, optional
         Show only this LPS box (see :func:`world_box_to_crop`).
     sample_distance : float, optional
-        Ray step in mm; by default the smallest voxel spacing divided by 1, 2 or 4, finer
-        for transfer functions with thin bands (:func:`medvis.pipeline.sampling.ray_step`:
+        Ray step in mm; by default the smallest voxel spacing divided by 1, 2, 4 or 8,
+        finer for transfer functions with thin bands or hard surfaces (:func:`medvis.pipeline.sampling.ray_step`:
         no wood-grain rings).
     shift : float
         Move the preset along the data range by this many data units (Slicer's preset
@@ -168,10 +174,7 @@ def make_volume_prop(
     blend_name = blend or chosen.blend
     if blend_name not in _BLEND:
         raise ValueError(f"blend must be one of {list(_BLEND)}, not {blend_name!r}")
-    if blend_name != "composite":
-        # Maximum/minimum/average blending ignores shading, but a shaded property still
-        # makes the CPU ray caster compute every voxel's gradient: 1 s of a CT-MIP frame.
-        chosen = chosen.replace(shade=False)
+    chosen = _unshaded_unless_composite(chosen, blend_name)
     image = _image_without_direction(source)
     voxel = float(min(source.spacing))
     step = float(sample_distance) if sample_distance else ray_step(chosen, voxel, blend=blend_name)
@@ -221,8 +224,7 @@ def apply_preset(prop: vtkVolume, preset: str | VolumePreset, *, shift: float = 
     :func:`make_volume_prop`.
     """
     chosen = fit_preset(preset, prop._medvis_volume, shift=shift)  # type: ignore[attr-defined]
-    if chosen.blend != "composite":  # shading unused: no gradients to compute
-        chosen = chosen.replace(shade=False)
+    chosen = _unshaded_unless_composite(chosen, chosen.blend)
     unit = prop.GetProperty().GetScalarOpacityUnitDistance()
     prop.SetProperty(volume_property(chosen, unit_distance=unit))
     mapper: Any = prop.GetMapper()
