@@ -182,13 +182,15 @@ def fine_labels(
                 slice(f.start + b.start, f.stop + b.start)
                 for f, b in zip(found_box, box, strict=True)
             )
+    # Lung cells next to the reconstruction circle's padding (one grow for both lungs).
+    at_circle = grown * grow(scan.padding) if scan.padding is not None else None
     for v in present:
         b = boxes[v]
         if b is None:
             continue
         result.boxes[v] = (b[0], b[1], b[2])
         result.histograms[v] = hist[v]
-        result.cut_by[v] = _edges_touched(out, v, b, scan, grown)
+        result.cut_by[v] = _edges_touched(out, v, b, at_circle)
     return result
 
 
@@ -196,10 +198,12 @@ def _edges_touched(
     labels: NDArray[np.uint8],
     value: int,
     box: tuple[slice, ...],
-    scan: CoarseScan,
-    grown: NDArray[np.uint8],
+    at_circle: NDArray[np.uint8] | None,
 ) -> list[str]:
-    """Names of the scan's edges (faces, reconstruction circle) the lung reaches."""
+    """Names of the scan's edges (faces, reconstruction circle) the lung reaches.
+
+    ``at_circle`` holds the coarse lung labels next to the reconstruction circle.
+    """
     edges = []
     for (axis, end), name in FACE_NAMES.items():
         at = 0 if end == 0 else labels.shape[axis] - 1
@@ -207,8 +211,6 @@ def _edges_touched(
             face = np.take(labels[box], at - box[axis].start, axis=axis)
             if np.any(face == value):
                 edges.append(name)
-    if scan.padding is not None:
-        near = grow(scan.padding)
-        if np.any(near & (grown == value)):
-            edges.append("reconstruction circle")
+    if at_circle is not None and np.any(at_circle == value):
+        edges.append("reconstruction circle")
     return edges
