@@ -9,6 +9,8 @@ is counted with numpy on the triangle list.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 from vtkmodules.util import numpy_support
@@ -21,6 +23,7 @@ from vtkmodules.vtkFiltersCore import (
 
 __all__ = [
     "decimate_surface",
+    "polydata_output",
     "set_triangles",
     "signed_volume",
     "triangles_of",
@@ -61,6 +64,14 @@ def signed_volume(polydata: vtkPolyData) -> float:
     centre = points.mean(axis=0)  # subtract a centre: less cancellation far from the origin
     a, b, c = (points[tri[:, n]] - centre for n in range(3))
     return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+
+def polydata_output(algorithm: Any) -> vtkPolyData:
+    """Run a VTK filter and keep its output as a mesh of its own (the filter can go)."""
+    algorithm.Update()
+    out = vtkPolyData()
+    out.ShallowCopy(algorithm.GetOutput())
+    return out
 
 
 def mesh_properties(polydata: vtkPolyData) -> tuple[float, float]:
@@ -118,10 +129,7 @@ def smooth_surface(
     smoother.BoundarySmoothingOff()
     smoother.FeatureEdgeSmoothingOff()
     smoother.NonManifoldSmoothingOn()
-    smoother.Update()
-    out = vtkPolyData()
-    out.ShallowCopy(smoother.GetOutput())
-    return out
+    return polydata_output(smoother)
 
 
 def decimate_surface(polydata: vtkPolyData, *, reduction: float) -> vtkPolyData:
@@ -140,10 +148,7 @@ def decimate_surface(polydata: vtkPolyData, *, reduction: float) -> vtkPolyData:
     decimator.PreserveTopologyOn()
     decimator.SplittingOff()
     decimator.BoundaryVertexDeletionOff()
-    decimator.Update()
-    out = vtkPolyData()
-    out.ShallowCopy(decimator.GetOutput())
-    return out
+    return polydata_output(decimator)
 
 
 def display_mesh(polydata: vtkPolyData, *, max_triangles: int = 150_000) -> vtkPolyData:
@@ -175,10 +180,7 @@ def display_mesh(polydata: vtkPolyData, *, max_triangles: int = 150_000) -> vtkP
     normals.SplittingOff()
     normals.ConsistencyOff()
     normals.AutoOrientNormalsOff()
-    normals.Update()
-    out = vtkPolyData()
-    out.ShallowCopy(normals.GetOutput())
-    return out
+    return polydata_output(normals)
 
 
 def to_ras(polydata: vtkPolyData) -> vtkPolyData:

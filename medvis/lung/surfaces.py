@@ -33,6 +33,7 @@ from medvis.lung.meshes import (
     decimate_surface,
     is_closed,
     mesh_properties,
+    polydata_output,
     set_triangles,
     smooth_surface,
     triangles_of,
@@ -161,9 +162,7 @@ def _contour(labels: Volume, value: int, box: tuple[slice, ...]) -> vtkPolyData:
     contour.ComputeNormalsOff()
     contour.ComputeGradientsOff()
     contour.ComputeScalarsOff()
-    contour.Update()
-    mesh = vtkPolyData()
-    mesh.ShallowCopy(contour.GetOutput())
+    mesh = polydata_output(contour)
     mesh.GetPointData().Initialize()
     mesh.GetCellData().Initialize()
     if mesh.GetNumberOfPolys() and np.linalg.det(canonical.direction) < 0:
