@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from medvis.render.viewer.app import Viewer
 
 __all__ = ["Mouse"]
 
@@ -25,11 +22,12 @@ class Mouse:
 
     Parameters
     ----------
-    viewer : Viewer
-        The window whose views and actions the events drive.
+    viewer : medvis.render.viewer.app.Viewer
+        The window whose views and actions the events drive (not imported here: the
+        window imports this module, and the arrows of the house run one way).
     """
 
-    def __init__(self, viewer: Viewer) -> None:
+    def __init__(self, viewer: Any) -> None:
         self.viewer = viewer
         self.hover = "axial"
         self.drag: dict[str, Any] | None = None
@@ -72,7 +70,7 @@ class Mouse:
     def left_down(self, *_: Any) -> None:
         """Slice view: put the cursor there and keep following the pointer."""
         where = self._press("left", self.viewer.style.OnLeftButtonDown)
-        if where in self.viewer.views:
+        if where is not None and where in self.viewer.views:
             x, y = self._position()
             self.hover = where
             self.drag = {"kind": "cursor", "view": where}
